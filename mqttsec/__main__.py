@@ -1,0 +1,5 @@
+"""Allow ``python -m mqttsec``."""
+
+from mqttsec.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Security mechanisms of the reference broker (passwords, ACL, TLS, plugins)."""

@@ -1,0 +1,1 @@
+"""mqttsec result model and report renderers."""

@@ -1,0 +1,1 @@
+"""mqttsec security scenarios, one folder per family."""
