@@ -3,6 +3,14 @@
 Nothing in this package touches a socket, a clock or an event loop.
 """
 
+from .codec import (
+    CLIENT_PACKET_TYPES,
+    MAX_PACKET_SIZE,
+    REASON_CODES,
+    SERVER_PACKET_TYPES,
+    decode,
+    encode,
+)
 from .enums import ConnectReturnCode, PacketType, ProtocolVersion, QoS, ReasonCode, RetainHandling
 from .errors import (
     MalformedPacket,
@@ -31,16 +39,41 @@ from .packets import (
     Unsubscribe,
     Will,
 )
-from .properties import NO_PROPERTIES, Properties, PropertyId
+from .properties import (
+    NO_PROPERTIES,
+    PROPERTY_SPECS,
+    WILL_PROPERTIES,
+    Properties,
+    PropertyId,
+    PropertyValue,
+)
+from .rules import SUBACK_RETURN_CODES_V311
+from .stream import Role, StreamParser
+from .topics import (
+    SHARE_PREFIX,
+    is_wildcard_filter,
+    parse_shared,
+    topic_matches,
+    validate_topic_filter,
+    validate_topic_name,
+)
 
 __all__ = [
+    "CLIENT_PACKET_TYPES",
+    "MAX_PACKET_SIZE",
+    "NO_PROPERTIES",
+    "PROPERTY_SPECS",
+    "REASON_CODES",
+    "SERVER_PACKET_TYPES",
+    "SHARE_PREFIX",
+    "SUBACK_RETURN_CODES_V311",
+    "WILL_PROPERTIES",
     "Auth",
     "Connack",
     "Connect",
     "ConnectReturnCode",
     "Disconnect",
     "MalformedPacket",
-    "NO_PROPERTIES",
     "Packet",
     "PacketTooLarge",
     "PacketType",
@@ -48,6 +81,7 @@ __all__ = [
     "Pingresp",
     "Properties",
     "PropertyId",
+    "PropertyValue",
     "ProtocolError",
     "ProtocolVersion",
     "ProtocolViolation",
@@ -59,6 +93,8 @@ __all__ = [
     "QoS",
     "ReasonCode",
     "RetainHandling",
+    "Role",
+    "StreamParser",
     "Suback",
     "Subscribe",
     "Subscription",
@@ -66,4 +102,11 @@ __all__ = [
     "Unsubscribe",
     "UnsupportedProtocolVersion",
     "Will",
+    "decode",
+    "encode",
+    "is_wildcard_filter",
+    "parse_shared",
+    "topic_matches",
+    "validate_topic_filter",
+    "validate_topic_name",
 ]

@@ -7,12 +7,12 @@ follow the specification's wording so a reader can look them up.
 from enum import IntEnum
 
 __all__ = [
-    "ProtocolVersion",
-    "PacketType",
-    "QoS",
-    "RetainHandling",
-    "ReasonCode",
     "ConnectReturnCode",
+    "PacketType",
+    "ProtocolVersion",
+    "QoS",
+    "ReasonCode",
+    "RetainHandling",
 ]
 
 

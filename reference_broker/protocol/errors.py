@@ -13,10 +13,10 @@ from mqttsec.errors import MQTTSecError
 from .enums import ReasonCode
 
 __all__ = [
-    "ProtocolError",
     "MalformedPacket",
-    "ProtocolViolation",
     "PacketTooLarge",
+    "ProtocolError",
+    "ProtocolViolation",
     "UnsupportedProtocolVersion",
 ]
 
@@ -28,6 +28,9 @@ class ProtocolError(MQTTSecError):
         reason_code: the MQTT 5.0 reason code a broker must answer with.
         spec: the normative statement violated, e.g. ``"MQTT-3.1.2-3"`` (may be empty).
         remote: True when the peer sent it, False when our caller tried to send it.
+        message: the description without the spec reference.
+        packets_before: packets a stream parser decoded from the same data before the error,
+            so that a broker can still act on them (empty unless raised by ``feed``).
     """
 
     default_reason: ReasonCode = ReasonCode.PROTOCOL_ERROR
@@ -40,11 +43,17 @@ class ProtocolError(MQTTSecError):
         reason_code: ReasonCode | None = None,
         remote: bool = True,
     ) -> None:
+        self.message = message
         self.reason_code = reason_code if reason_code is not None else self.default_reason
         self.spec = spec
         self.remote = remote
+        self.packets_before: tuple[object, ...] = ()
         suffix = f" [{spec}]" if spec else ""
         super().__init__(f"{message}{suffix}")
+
+    def as_local(self) -> ProtocolError:
+        """The same error blamed on our own caller (``remote=False``), for the encoder."""
+        return type(self)(self.message, spec=self.spec, reason_code=self.reason_code, remote=False)
 
 
 class MalformedPacket(ProtocolError):

@@ -10,19 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum, IntEnum
-from typing import Final, Union
+from typing import Final
 
 from .enums import PacketType
 
 __all__ = [
-    "PropertyId",
-    "PropertyType",
-    "PropertySpec",
+    "NO_PROPERTIES",
     "PROPERTY_SPECS",
     "WILL_PROPERTIES",
-    "PropertyValue",
     "Properties",
-    "NO_PROPERTIES",
+    "PropertyId",
+    "PropertySpec",
+    "PropertyType",
+    "PropertyValue",
 ]
 
 
@@ -75,7 +75,7 @@ class _WillContext(Enum):
 
 
 WILL_PROPERTIES: Final = _WillContext.WILL
-PropertyContext = Union[PacketType, _WillContext]
+PropertyContext = PacketType | _WillContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +170,7 @@ PROPERTY_SPECS: Final[dict[PropertyId, PropertySpec]] = dict(
     ]
 )
 
-PropertyValue = Union[int, str, bytes, tuple[str, str]]
+PropertyValue = int | str | bytes | tuple[str, str]
 
 
 class Properties:
