@@ -4,7 +4,7 @@ Catching :class:`MQTTSecError` catches every error the tool reports to a user; a
 escaping is a bug in mqttsec itself.
 """
 
-__all__ = ["MQTTSecError", "ConfigError"]
+__all__ = ["ConfigError", "MQTTSecError", "TargetUnreachable"]
 
 
 class MQTTSecError(Exception):
@@ -13,3 +13,7 @@ class MQTTSecError(Exception):
 
 class ConfigError(MQTTSecError):
     """A configuration file or option is wrong; the message names the file, key and the fix."""
+
+
+class TargetUnreachable(MQTTSecError):
+    """The broker under test cannot be reached; the message names the address and the fix."""

@@ -1,0 +1,35 @@
+# Shorthands for the commands in README.md; each target is one documented command.
+PYTHON ?= python3
+
+.PHONY: setup test test-fast smoke broker bench lint format typecheck check
+
+setup:          ## install mosquitto, amqtt (.venv-amqtt) and mqttsec (editable, dev extras)
+	bash scripts/setup.sh
+
+test:           ## every test CI runs: unit, broker, interop (mosquitto, amqtt), packaging
+	$(PYTHON) -m pytest -n 2
+
+test-fast:      ## the quick inner loop: no slow or fuzz tests
+	$(PYTHON) -m pytest -n 2 -m "not slow and not fuzz"
+
+smoke:          ## smoke-check the reference broker with paho-mqtt; writes mqttsec-report/results.json
+	$(PYTHON) -m mqttsec smoke --report-dir mqttsec-report
+
+broker:         ## run the reference broker on 127.0.0.1:1883 until Ctrl-C
+	$(PYTHON) -m mqttsec broker
+
+bench:          ## throughput: reference broker vs mosquitto vs amqtt
+	$(PYTHON) bench/throughput.py
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format:
+	$(PYTHON) -m ruff format .
+	$(PYTHON) -m ruff check --fix .
+
+typecheck:      ## mypy --strict over the installed layout (see scripts/typecheck.py)
+	$(PYTHON) scripts/typecheck.py
+
+check: lint typecheck test
