@@ -4,7 +4,7 @@ Catching :class:`MQTTSecError` catches every error the tool reports to a user; a
 escaping is a bug in mqttsec itself.
 """
 
-__all__ = ["ConfigError", "MQTTSecError", "TargetUnreachable"]
+__all__ = ["ConfigError", "MQTTSecError", "ProfileError", "TargetUnreachable"]
 
 
 class MQTTSecError(Exception):
@@ -13,6 +13,31 @@ class MQTTSecError(Exception):
 
 class ConfigError(MQTTSecError):
     """A configuration file or option is wrong; the message names the file, key and the fix."""
+
+
+class ProfileError(ConfigError):
+    """A security profile (TOML) is wrong: the message names the file, line, key and what is
+    expected.
+
+    Attributes:
+        source: the profile file (or ``<string>``).
+        line: 1-based line of the offending key, or None when it cannot be placed.
+        key: dotted path of the key, e.g. ``listeners[1].kind``; None for a syntax error.
+        problem: what is wrong (never quoting a password).
+        expected: what would be accepted instead.
+    """
+
+    def __init__(
+        self, source: str, line: int | None, key: str | None, problem: str, expected: str
+    ) -> None:
+        where = source if line is None else f"{source}:{line}"
+        what = problem if key is None else f"{key}: {problem}"
+        super().__init__(f"{where}: {what}; expected {expected}")
+        self.source = source
+        self.line = line
+        self.key = key
+        self.problem = problem
+        self.expected = expected
 
 
 class TargetUnreachable(MQTTSecError):
