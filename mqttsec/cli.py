@@ -1,4 +1,6 @@
-"""The ``mqttsec`` command line: run the reference broker, smoke-check a broker, show versions.
+"""The ``mqttsec`` command line: run the reference broker, smoke-check a broker, show versions,
+manage password files (``mqttsec passwd``, mosquitto_passwd's interface), write a test PKI
+(``mqttsec pki``).
 
 Exit codes, for scripts and CI: 0 success (every check passed), 1 a check failed or errored,
 2 the run could not happen (bad option or config file, port in use, broker unreachable); a
@@ -11,7 +13,7 @@ import argparse
 import contextlib
 import dataclasses
 import errno
-import json
+import importlib
 import logging
 import platform
 import socket
@@ -68,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print every setting (file, options and defaults applied) as TOML and exit",
     )
+    _add_security_options(broker)
+
+    sub.add_parser(
+        "passwd",
+        help="manage a password file (same options as mosquitto_passwd: -c -b -D -U -H)",
+        add_help=False,
+    )
+
+    sub.add_parser(
+        "pki",
+        help="write a test PKI: CAs, good and bad certificates, a CRL and manifest.json",
+        add_help=False,
+    )
 
     sub.add_parser("version", help="print the mqttsec, Python and paho-mqtt versions")
 
@@ -98,9 +113,95 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bool(text: str) -> bool:
+    """argparse type for mosquitto-style ``true``/``false`` values."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r}: use true or false")
+
+
+def _path(text: str) -> str:
+    """argparse type for a file path: made absolute, so --print-config output loads anywhere."""
+    return str(Path(text).absolute())
+
+
+#: TLS flags: they configure the --tls-port listener and mean nothing without it.
+_TLS_FLAGS = (
+    "cafile",
+    "certfile",
+    "keyfile",
+    "require_certificate",
+    "use_identity_as_username",
+    "use_subject_as_username",
+    "crlfile",
+    "tls_version",
+    "ciphers",
+)
+
+
+def _add_security_options(broker: argparse.ArgumentParser) -> None:
+    """The security flags of ``mqttsec broker``, named like mosquitto's options."""
+    auth = broker.add_argument_group("authentication and authorization")
+    auth.add_argument(
+        "--allow-anonymous",
+        type=_bool,
+        metavar="true|false",
+        help="accept clients without a username (default false)",
+    )
+    auth.add_argument("--password-file", type=_path, help="mosquitto-format password file")
+    auth.add_argument("--acl-file", type=_path, help="mosquitto-format ACL file")
+    tls = broker.add_argument_group(
+        "TLS listener",
+        "--tls-port opens a TLS listener on --host; the TLS options below apply to it and are "
+        "refused without it. With --tls-port, the plain listener opens only if --port is given.",
+    )
+    tls.add_argument("--tls-port", type=_port, help="port of the TLS listener (0: any)")
+    tls.add_argument("--certfile", type=_path, help="server certificate chain (PEM)")
+    tls.add_argument("--keyfile", type=_path, help="server private key (PEM, unencrypted)")
+    tls.add_argument("--cafile", type=_path, help="CA that signs client certificates (PEM)")
+    tls.add_argument(
+        "--require-certificate",
+        action="store_true",
+        default=None,
+        help="mTLS: refuse clients without a valid certificate",
+    )
+    tls.add_argument(
+        "--use-identity-as-username",
+        action="store_true",
+        default=None,
+        help="the client certificate CN is the username",
+    )
+    tls.add_argument(
+        "--use-subject-as-username",
+        action="store_true",
+        default=None,
+        help="the client certificate subject is the username",
+    )
+    tls.add_argument("--crlfile", type=_path, help="CRL of the client CA (PEM)")
+    tls.add_argument(
+        "--tls-version", choices=("tlsv1.2", "tlsv1.3"), help="minimum TLS version (tlsv1.2)"
+    )
+    tls.add_argument("--ciphers", help="OpenSSL cipher list for TLS 1.2")
+
+
+_DELEGATED = {
+    "passwd": "mqttsec.reference_broker.security.passwd_tool",  # mosquitto_passwd's interface
+    "pki": "mqttsec.fixtures.pki",
+}
+"""Subcommands whose module parses its own arguments (its ``main(argv) -> int``)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    delegated = _DELEGATED.get(raw[0]) if raw else None
+    if delegated is not None:  # a command with its own parser: options passed untouched
+        module = importlib.import_module(delegated)
+        return int(module.main(raw[1:]))
+    args = build_parser().parse_args(raw)
     try:
         if args.command == "broker":
             return _cmd_broker(args)
@@ -135,17 +236,13 @@ def _listen_error(exc: OSError, host: str, port: int) -> str:
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:
+    from mqttsec.reference_broker._config_dump import dump_config
     from mqttsec.reference_broker.config import BrokerConfig, load_config
 
     config = load_config(args.config) if args.config is not None else BrokerConfig()
-    overrides = {
-        key: value
-        for key, value in (("host", args.host), ("port", args.port), ("log_level", args.log_level))
-        if value is not None
-    }
-    config = dataclasses.replace(config, **overrides)
+    config = _apply_options(config, args)
     if args.print_config:
-        print(_config_toml(config), end="")
+        print(dump_config(config), end="")
         return EXIT_OK
     logging.basicConfig(
         level=config.log_level.upper(),
@@ -156,24 +253,55 @@ def _cmd_broker(args: argparse.Namespace) -> int:
     try:
         return int(run_broker(config))
     except OSError as exc:
-        return _error(_listen_error(exc, config.host, config.port))
+        listeners = config.effective_listeners()
+        if len(listeners) == 1:
+            return _error(_listen_error(exc, listeners[0].host, listeners[0].port))
+        where = ", ".join(f"{lst.host}:{lst.port}" for lst in listeners)
+        return _error(f"cannot listen on one of {where}: {exc.strerror or exc}")
 
 
-def _config_toml(config: BrokerConfig) -> str:
-    """A dataclass of scalar settings as a TOML document ``load_config`` reads back."""
-    lines = []
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, str):
-            text = json.dumps(value)  # a JSON string is a valid TOML basic string
-        elif isinstance(value, int | float):
-            text = repr(value)
-        else:
-            raise TypeError(f"setting {field.name!r} has no TOML form: {value!r}")
-        lines.append(f"{field.name} = {text}\n")
-    return "".join(lines)
+def _apply_options(config: BrokerConfig, args: argparse.Namespace) -> BrokerConfig:
+    """*config* with the command-line options applied (options win over the file).
+
+    Raises:
+        ConfigError: TLS options without --tls-port, or --host/--port together with a
+            config file that defines [[listeners]].
+    """
+    from mqttsec.errors import ConfigError
+    from mqttsec.reference_broker.config import ListenerConfig
+    from mqttsec.reference_broker.security.tls import TlsSettings
+
+    overrides = {
+        key: getattr(args, key)
+        for key in ("host", "port", "log_level", "allow_anonymous", "password_file", "acl_file")
+        if getattr(args, key) is not None
+    }
+    tls_options = {key: getattr(args, key) for key in _TLS_FLAGS if getattr(args, key) is not None}
+    if tls_options and args.tls_port is None:
+        flags = ", ".join("--" + key.replace("_", "-") for key in tls_options)
+        raise ConfigError(
+            f"{flags} given without --tls-port; add --tls-port 8883 to open a TLS listener "
+            "(TLS options never apply to the plain listener)"
+        )
+    if config.listeners and ({"host", "port"} & overrides.keys()):
+        raise ConfigError(
+            "--host/--port cannot change a config file with [[listeners]]; edit the listeners "
+            "there (--tls-port adds one)"
+        )
+    config = dataclasses.replace(config, **overrides)
+    if args.tls_port is None:
+        return config
+    if "certfile" not in tls_options or "keyfile" not in tls_options:
+        raise ConfigError("--tls-port needs --certfile and --keyfile (the server certificate)")
+    try:
+        tls = TlsSettings(**tls_options)
+    except ConfigError as exc:
+        raise ConfigError(f"TLS options: {exc}") from None
+    listeners = list(config.listeners)
+    if not listeners and args.port is not None:
+        listeners.append(ListenerConfig("default", config.host, config.port))
+    listeners.append(ListenerConfig("tls", config.host, args.tls_port, tls))
+    return dataclasses.replace(config, listeners=tuple(listeners))
 
 
 def _cmd_version() -> int:
@@ -288,7 +416,8 @@ def _smoke_reference_broker(
     from mqttsec.reference_broker.config import BrokerConfig
 
     with _broker_log(report_dir / "broker.log"):
-        broker = BackgroundBroker(BrokerConfig(host="127.0.0.1", port=0))
+        # The smoke checks need anonymous clients (a broker of their own, on 127.0.0.1 only).
+        broker = BackgroundBroker(BrokerConfig(host="127.0.0.1", port=0, allow_anonymous=True))
         try:
             broker.start()
         except BrokerThreadError as exc:

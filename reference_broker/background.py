@@ -55,13 +55,29 @@ class BackgroundBroker:
 
     @property
     def host(self) -> str:
-        return self.config.host
+        """The first listener's address."""
+        return self.config.effective_listeners()[0].host
 
     @property
     def port(self) -> int:
+        """The first listener's bound port."""
         if self.broker is None:
             raise RuntimeError("BackgroundBroker.port read before start()")
         return self.broker.port
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """The bound port of every listener, by listener name."""
+        if self.broker is None:
+            raise RuntimeError("BackgroundBroker.ports read before start()")
+        return self.broker.ports
+
+    def reload(self, timeout: float = 10.0) -> bool:
+        """Reload certificates and security files as SIGHUP does; True if all reloaded."""
+        loop, broker = self._loop, self.broker
+        if loop is None or broker is None:
+            raise RuntimeError("BackgroundBroker not started")
+        return asyncio.run_coroutine_threadsafe(broker.reload(), loop).result(timeout)
 
     @property
     def core(self) -> BrokerCore:

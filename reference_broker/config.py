@@ -16,7 +16,11 @@ from typing import Any
 
 from mqttsec.errors import ConfigError
 
-__all__ = ["MAX_PACKET_SIZE_LIMIT", "BrokerConfig", "load_config"]
+from ._config_tables import listener_fields, plugin_from_table
+from .security.plugins import PluginSpec
+from .security.tls import TlsSettings
+
+__all__ = ["MAX_PACKET_SIZE_LIMIT", "BrokerConfig", "ListenerConfig", "load_config"]
 
 MAX_PACKET_SIZE_LIMIT = 268_435_460
 """The largest packet MQTT can frame: 1 + 4 length bytes + 268,435,455 remaining."""
@@ -24,6 +28,42 @@ MAX_PACKET_SIZE_LIMIT = 268_435_460
 _U16 = 65_535
 _U32 = 0xFFFF_FFFF
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    """One socket the broker accepts clients on, and its TLS settings.
+
+    Attributes:
+        name: how logs, errors and ``Broker.ports`` call it; unique per broker.
+        host: address to bind.
+        port: TCP port; 0 picks a free one.
+        tls: TLS (and mTLS) settings; None for plain MQTT over TCP.
+    """
+
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 1883
+    tls: TlsSettings | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a listener that cannot be bound, before anything is opened."""
+        where = f"listener {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"listener name {self.name!r}: give each listener a name")
+        if not isinstance(self.host, str) or not self.host:
+            raise ConfigError(f"{where}: host {self.host!r}: give an address such as 127.0.0.1")
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise ConfigError(f"{where}: port {self.port!r}: use a whole number")
+        if not 0 <= self.port <= _U16:
+            raise ConfigError(f"{where}: port {self.port}: use a value from 0 to 65535")
+        if self.tls is not None and not isinstance(self.tls, TlsSettings):
+            raise ConfigError(f"{where}: tls must be TlsSettings or None")
+
+    @property
+    def scheme(self) -> str:
+        """``mqtts`` for a TLS listener, ``mqtt`` otherwise (for logs and messages)."""
+        return "mqtt" if self.tls is None else "mqtts"
 
 
 @dataclass(frozen=True)
@@ -59,6 +99,19 @@ class BrokerConfig:
         subscription_identifier_available: whether subscription identifiers are allowed.
         max_connections: simultaneous connections accepted (0 = unlimited).
         log_level: level of the ``mqttsec.broker`` logger.
+        allow_anonymous: accept clients that send no username (and have no certificate
+            identity). Off by default, as in mosquitto 2.
+        password_file: mosquitto-format password file; None means no password check.
+        acl_file: mosquitto-format ACL file; None means no topic restrictions.
+        plugins: authentication/authorization plugins, in chain order.
+        login_throttle_attempts: failed logins allowed per client address and per username
+            within ``login_throttle_window`` seconds before further attempts are refused
+            (0 = no throttling).
+        login_throttle_window: the throttling window in seconds.
+        disconnect_on_denied_publish: close the connection of a client whose PUBLISH the
+            ACL denies (instead of acknowledging/dropping it).
+        listeners: the sockets to accept clients on; empty means one plain listener named
+            ``default`` on ``host``/``port`` (see :meth:`effective_listeners`).
     """
 
     host: str = "127.0.0.1"
@@ -82,8 +135,20 @@ class BrokerConfig:
     subscription_identifier_available: bool = True
     max_connections: int = 0
     log_level: str = "INFO"
+    allow_anonymous: bool = False
+    password_file: str | None = None
+    acl_file: str | None = None
+    plugins: tuple[PluginSpec, ...] = ()
+    login_throttle_attempts: int = 0
+    login_throttle_window: float = 60.0
+    disconnect_on_denied_publish: bool = False
+    listeners: tuple[ListenerConfig, ...] = ()
 
     def __post_init__(self) -> None:
+        for name in ("plugins", "listeners"):
+            value = getattr(self, name)
+            if isinstance(value, list):  # accept lists from callers; store immutably
+                object.__setattr__(self, name, tuple(value))
         problem = _first_problem(self)
         if problem is not None:
             key, fix = problem
@@ -92,6 +157,12 @@ class BrokerConfig:
     def replace(self, **changes: Any) -> BrokerConfig:
         """A copy with some settings changed (validated like the original)."""
         return dataclasses.replace(self, **changes)
+
+    def effective_listeners(self) -> tuple[ListenerConfig, ...]:
+        """The listeners to open: ``listeners``, or one plain ``default`` on host/port."""
+        if self.listeners:
+            return self.listeners
+        return (ListenerConfig("default", self.host, self.port),)
 
 
 _RANGES: dict[str, tuple[float, float]] = {
@@ -109,6 +180,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "keep_alive_factor": (1.0, 10.0),
     "max_qos": (0, 2),
     "max_connections": (0, 10_000_000),
+    "login_throttle_attempts": (0, 1_000_000),
+    "login_throttle_window": (0.001, 86_400),
 }
 
 
@@ -128,6 +201,12 @@ def _first_problem(config: BrokerConfig) -> tuple[str, str] | None:
                 return field.name, "use a number"
         elif isinstance(default, str) and not isinstance(value, str):
             return field.name, "use a string"
+        elif default is None and value is not None and not isinstance(value, str):
+            return field.name, "use a file path (a string)"
+        elif isinstance(default, tuple):
+            kind = PluginSpec if field.name == "plugins" else ListenerConfig
+            if not isinstance(value, tuple) or not all(isinstance(v, kind) for v in value):
+                return field.name, f"use a sequence of {kind.__name__}"
         bounds = _RANGES.get(field.name)
         if bounds is not None and not bounds[0] <= value <= bounds[1]:
             return field.name, f"use a value from {bounds[0]:g} to {bounds[1]:g}"
@@ -135,6 +214,17 @@ def _first_problem(config: BrokerConfig) -> tuple[str, str] | None:
         return "log_level", f"use one of {', '.join(_LOG_LEVELS)}"
     if not config.host:
         return "host", "give an address such as 127.0.0.1"
+    for key in ("password_file", "acl_file"):
+        if getattr(config, key) == "":
+            return key, "give a file path or leave the key out"
+    names = [listener.name for listener in config.listeners]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        return "listeners", f"give each listener its own name ({', '.join(duplicates)} repeat)"
+    bound = [(lst.host, lst.port) for lst in config.listeners if lst.port != 0]
+    clashes = sorted({f"{h}:{p}" for h, p in bound if bound.count((h, p)) > 1})
+    if clashes:
+        return "listeners", f"give each listener its own port ({', '.join(clashes)} repeat)"
     return None
 
 
@@ -161,20 +251,41 @@ def load_config(path: str | Path) -> BrokerConfig:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
     known = {f.name: f for f in dataclasses.fields(BrokerConfig)}
     values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(
-                f"{path}: unknown key {key!r}; remove it or use one of: {', '.join(sorted(known))}"
-            )
-        if key == "log_level" and isinstance(value, str):
-            value = value.upper()
-        if isinstance(known[key].default, float) and isinstance(value, int):
-            value = float(value) if not isinstance(value, bool) else value
-        values[key] = value
+    base = path.parent
     try:
+        for key, value in raw.items():
+            if key not in known:
+                raise ConfigError(
+                    f"unknown key {key!r}; remove it or use one of: {', '.join(sorted(known))}"
+                )
+            if key == "log_level" and isinstance(value, str):
+                value = value.upper()
+            elif key in ("password_file", "acl_file") and isinstance(value, str) and value:
+                value = str(base / value)  # relative paths are relative to broker.toml
+            elif key == "listeners":
+                value = tuple(
+                    _tables(key, value, lambda i, t: ListenerConfig(**listener_fields(i, t, base)))
+                )
+            elif key == "plugins":
+                value = tuple(_tables(key, value, plugin_from_table))
+            if isinstance(known[key].default, float) and isinstance(value, int):
+                value = float(value) if not isinstance(value, bool) else value
+            values[key] = value
+        if values.get("listeners") and ({"host", "port"} & raw.keys()):
+            raise ConfigError(
+                "top-level host/port and [[listeners]] are both set; move host and port into "
+                "a [[listeners]] table (top-level host/port only describe the default listener)"
+            )
         return BrokerConfig(**values)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _tables(key: str, value: Any, build: Any) -> list[Any]:
+    """Each table of a TOML array of tables (``[[key]]``) built by *build(index, table)*."""
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError(f"{key!r} must be an array of tables; write [[{key}]] sections")
+    return [build(index, table) for index, table in enumerate(value, start=1)]
 
 
 def log_level_number(config: BrokerConfig) -> int:

@@ -7,19 +7,26 @@ flushes once per event-loop iteration. It never blocks and never raises into the
 a protocol error closes this connection only (in 5.0 with DISCONNECT or CONNACK carrying the
 error's reason code; in 3.1.1 by closing), and a bug is logged, recorded and closes it too.
 
-The CONNECT handshake lives in :mod:`.handshake`, SUBSCRIBE in :mod:`.subscribing` and
-outbound delivery in :mod:`.outbound`; inbound PUBLISH flows and the lifecycle are here.
+The CONNECT handshake lives in :mod:`.handshake`, SUBSCRIBE in :mod:`.subscribing`,
+publish authorization in :mod:`.authorization` and outbound delivery in :mod:`.outbound`;
+inbound PUBLISH flows and the lifecycle are here.
+
+An async security hook (plugin authentication or authorization) suspends the connection
+(:meth:`Connection.suspend`): no further packet of this client is handled, and the socket
+is not read, until the decision is made; packets already read wait in order. So a client's
+packets keep their order, and a client cannot act before it is authenticated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
-from .config import MAX_PACKET_SIZE_LIMIT
-from .core import BrokerCore
+from .authorization import guarded_publish
+from .config import MAX_PACKET_SIZE_LIMIT, ListenerConfig
+from .core import BrokerCore, with_plugin_changes
 from .handshake import accept_connect, refuse_malformed_connect
 from .message import Message
 from .outbound import OutboundFlows
@@ -45,6 +52,8 @@ from .protocol import (
     Will,
     encode,
 )
+from .security.identity import ClientCertificate
+from .security.plugin_api import ClientInfo, PluginMessage
 from .sessions import Session
 from .states import ConnectionState, check_transition
 from .subscribing import handle_subscribe
@@ -57,14 +66,24 @@ _V5 = ProtocolVersion.V5
 _CONNECTED = ConnectionState.CONNECTED
 _CLOSED = ConnectionState.CLOSED
 _SNIFF_BYTES = 64
+_WRITE_CACHE_LIMIT = 1024
+
+T = TypeVar("T")
 
 
 class Connection(OutboundFlows, asyncio.Protocol):
     """The broker side of one MQTT network connection."""
 
-    def __init__(self, core: BrokerCore) -> None:
+    def __init__(self, core: BrokerCore, listener: ListenerConfig | None = None) -> None:
         self.core = core
         self.config = core.config
+        # The listener this client came in on (its TLS settings decide certificate usernames)
+        # and the client certificate the TLS handshake verified; both are set before any
+        # MQTT byte is handled. Without a listener: the plain default one.
+        self.listener = (
+            listener if listener is not None else ListenerConfig("default", core.config.host, 0)
+        )
+        self.certificate: ClientCertificate | None = None
         self.log = core.log
         self.state = ConnectionState.AWAITING_CONNECT
         self.transport: asyncio.Transport | None = None
@@ -90,6 +109,17 @@ class Connection(OutboundFlows, asyncio.Protocol):
         self._sniffed = b""
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Security: who the client is once admitted, and the suspension for async hooks.
+        self.peer_address: tuple[str, int] | None = None
+        self.username: str | None = None
+        self.client_info: ClientInfo | None = None
+        self.write_cache: dict[str, bool] = {}
+        self.guarded = core.security.checks_messages
+        self.blocked = False
+        self.halted = False  # closed or blocked: stop handling packets
+        self._backlog: list[Packet] = []
+        self._deferred_error: ProtocolError | None = None
+        self._suspended: asyncio.Task[Any] | None = None
         self._handlers: dict[type, Callable[[Any], None]] = {
             Publish: self._on_publish,
             Puback: self._on_puback,
@@ -111,6 +141,8 @@ class Connection(OutboundFlows, asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if isinstance(peer, tuple):
+            self.peer_address = (str(peer[0]), int(peer[1]))
         transport.set_write_buffer_limits(high=self.config.max_outbound_buffer)
         self._loop = asyncio.get_running_loop()
         self.last_activity = self._loop.time()
@@ -130,15 +162,28 @@ class Connection(OutboundFlows, asyncio.Protocol):
         except ProtocolError as exc:
             error = exc
             packets = list(getattr(exc, "packets_before", ()))
+        if self.blocked:
+            self._defer(packets, error)
+            return
+        self._handle(packets, error)
+
+    def _handle(self, packets: list[Packet], error: ProtocolError | None) -> None:
+        """Handle packets in order; stop at a close, keep the rest while suspended."""
         try:
             if self.state is _CONNECTED:
                 handlers = self._handlers
                 for packet in packets:
                     handlers[type(packet)](packet)
-                    if self.state is _CLOSED:
+                    if self.halted:
+                        if self.state is _CLOSED:
+                            return
+                        # Suspended by this packet (a CONNECT, PUBLISH or SUBSCRIBE, never
+                        # a shared singleton): keep the ones after it.
+                        index = next(i for i, p in enumerate(packets) if p is packet)
+                        self._defer(packets[index + 1 :], error)
                         return
-            else:
-                self._before_connect(packets)
+            elif not self._before_connect(packets, error):
+                return
         except Exception as exc:  # noqa: BLE001 -- a bug in the broker: record it, drop only this client
             self.core.record_internal_error(exc, f"handling data from {self.describe()}")
             self.close(ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR, "internal error")
@@ -148,10 +193,20 @@ class Connection(OutboundFlows, asyncio.Protocol):
         elif self.core.throttle_senders and self.client_id in self.core.throttle_senders:
             self.core.throttle(self)
 
-    def _before_connect(self, packets: list[Packet]) -> None:
-        for packet in packets:
+    def _defer(self, packets: list[Packet], error: ProtocolError | None) -> None:
+        """Keep packets (and a protocol error after them) until the suspension ends."""
+        self._backlog.extend(packets)
+        if error is not None and self._deferred_error is None:
+            self._deferred_error = error
+
+    def _before_connect(self, packets: list[Packet], error: ProtocolError | None) -> bool:
+        """Handle the packets of a connection not yet connected; False when it stopped."""
+        for index, packet in enumerate(packets):
             if self.state is _CLOSED:
-                return
+                return False
+            if self.blocked:
+                self._defer(packets[index:], error)
+                return False
             if self.state is _CONNECTED:
                 self._handlers[type(packet)](packet)
                 continue
@@ -162,8 +217,49 @@ class Connection(OutboundFlows, asyncio.Protocol):
                     type(packet).__name__.upper(),
                 )
                 self.close(None, "")
-                return
+                return False
             accept_connect(self, packet)
+        if self.state is _CLOSED:
+            return False
+        if self.blocked:
+            self._defer([], error)
+            return False
+        return True
+
+    # -- suspension for async security hooks ---------------------------------------------
+
+    def suspend(self, work: Coroutine[Any, Any, T], then: Callable[[T], None]) -> None:
+        """Handle no further packet (and read nothing) until *work* is done; then ``then``.
+
+        ``then(result)`` runs on the event loop; afterwards the packets that arrived
+        meanwhile are handled in order (one of them may suspend again).
+        """
+        assert self._loop is not None
+        self.blocked = self.halted = True
+        self.update_reading()
+        task = self._loop.create_task(work)
+        self._suspended = task
+        task.add_done_callback(lambda done: self._resume(done, then))
+
+    def _resume(self, task: asyncio.Task[T], then: Callable[[T], None]) -> None:
+        if self._suspended is task:
+            self._suspended = None
+        if self.state is _CLOSED or task.cancelled():
+            return
+        self.blocked = self.halted = False
+        try:
+            then(task.result())
+        except Exception as exc:  # noqa: BLE001 -- a bug in the broker: record it, drop only this client
+            self.core.record_internal_error(exc, f"finishing a security check of {self.describe()}")
+            self.close(ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR, "internal error")
+            return
+        if self.state is _CLOSED or self.blocked:
+            return
+        backlog, error = self._backlog, self._deferred_error
+        self._backlog, self._deferred_error = [], None
+        self._handle(backlog, error)
+        if not self.blocked:
+            self.update_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state is not _CLOSED:
@@ -204,6 +300,11 @@ class Connection(OutboundFlows, asyncio.Protocol):
         """Leave the broker: will message, session offline, timers off. Idempotent."""
         was_connected = self.state is _CONNECTED
         self.set_state(_CLOSED)
+        self.halted = True
+        self._backlog = []
+        if self._suspended is not None:
+            self._suspended.cancel()
+            self._suspended = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -238,11 +339,16 @@ class Connection(OutboundFlows, asyncio.Protocol):
             core.clock(),
             None,
         )
+        if core.read_checked:
+            message.origin = (self.username, self.client_id)
+        client = self.client_info
         delay = min(delay, session.expiry_interval)
         if delay <= 0:
-            core.publish(message)
+            core.publish_will(message, client)
             return
-        session.will_timer = core.timers.call_later(delay, lambda: core.publish_will(message))
+        session.will_timer = core.timers.call_later(
+            delay, lambda: core.publish_will(message, client)
+        )
 
     def _on_connect_timeout(self) -> None:
         self._timer = None
@@ -287,7 +393,6 @@ class Connection(OutboundFlows, asyncio.Protocol):
     # -- inbound PUBLISH ---------------------------------------------------------------------
 
     def _on_publish(self, packet: Publish) -> None:
-        core = self.core
         config = self.config
         topic = packet.topic
         properties = packet.properties
@@ -333,13 +438,76 @@ class Connection(OutboundFlows, asyncio.Protocol):
                     f"more than {config.receive_maximum} unacknowledged QoS 2 PUBLISH",
                 )
                 return
+        if self.guarded or topic[0] == "$":
+            guarded_publish(self, packet, topic)
+            return
+        # Nothing to check (no ACL, no publish plugins): accept_publish() inlined, so an
+        # open broker does no extra work per message.
+        if qos == 2:
+            assert pid is not None
             session.inbound_qos2.add(pid)
+        core = self.core
         if properties:
             message = Message.from_publish_properties(
                 topic, packet.payload, qos, packet.retain, properties, core.clock(), self.client_id
             )
         else:
             message = Message(topic, packet.payload, qos, packet.retain, sender=self.client_id)
+        count = core.publish(message)
+        if qos:
+            pid = packet.packet_id
+            assert pid is not None
+            if count == 0 and self.version is _V5:
+                cls = Puback if qos == 1 else Pubrec
+                self.send(cls(pid, ReasonCode.NO_MATCHING_SUBSCRIBERS))
+            else:
+                self.write(ack(PUBACK if qos == 1 else PUBREC, pid))
+
+    def may_write(self, topic: str) -> bool:
+        """ACL WRITE (and reserved topics) for this client, cached per topic."""
+        cache = self.write_cache
+        allowed = cache.get(topic)
+        if allowed is None:
+            if len(cache) >= _WRITE_CACHE_LIMIT:
+                cache.clear()
+            allowed = cache[topic] = self.core.security.may_write(
+                self.username, self.client_id, topic
+            )
+        return allowed
+
+    def accept_publish(
+        self, packet: Publish, topic: str, changed: PluginMessage | None = None, drop: bool = False
+    ) -> None:
+        """Distribute an authorized PUBLISH (as a plugin changed it) and acknowledge it.
+
+        Args:
+            packet: the PUBLISH as received.
+            topic: its topic name, alias resolved.
+            changed: the message as ``on_message`` plugins returned it, if they ran.
+            drop: a plugin dropped the message: acknowledge it, distribute nothing.
+        """
+        core = self.core
+        qos = int(packet.qos)
+        properties = packet.properties
+        if qos == 2:
+            session = self.session
+            assert session is not None and packet.packet_id is not None
+            session.inbound_qos2.add(packet.packet_id)
+        if drop:
+            if qos:
+                assert packet.packet_id is not None
+                self.write(ack(PUBACK if qos == 1 else PUBREC, packet.packet_id))
+            return
+        if properties:
+            message = Message.from_publish_properties(
+                topic, packet.payload, qos, packet.retain, properties, core.clock(), self.client_id
+            )
+        else:
+            message = Message(topic, packet.payload, qos, packet.retain, sender=self.client_id)
+        if changed is not None:
+            message = with_plugin_changes(message, changed, self.config)
+        if message.retain and core.read_checked:
+            message.origin = (self.username, self.client_id)
         count = core.publish(message)
         if qos:
             pid = packet.packet_id

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .config import BrokerConfig
 from .message import Message
+from .protocol import Properties, PropertyId
 from .retained import RetainedStore
+from .security.plugin_api import ClientInfo, PluginMessage
+from .security.policy import SecurityPolicy, plugin_message, run_now
 from .sessions import NEVER_EXPIRES, Pending, Session, SessionStore
 from .timers import Clock, TimerQueue, monotonic
 from .topic_tree import SubscriptionEntry, TopicTree
@@ -27,6 +31,8 @@ __all__ = ["LOGGER_NAME", "BrokerCore"]
 
 LOGGER_NAME = "mqttsec.broker"
 
+_READ_CACHE_LIMIT = 1024
+
 
 class BrokerCore:
     """Sessions, subscriptions, retained messages and message routing.
@@ -36,6 +42,8 @@ class BrokerCore:
         clock: monotonic clock for expiry deadlines (injected in tests).
         loop: the event loop connections run on; None for pure unit tests (then flushing
             and timers must be driven by hand).
+        security: the authentication and authorization policy; None builds it from
+            ``config`` (loading the password file, ACL and plugins it names).
     """
 
     def __init__(
@@ -43,8 +51,15 @@ class BrokerCore:
         config: BrokerConfig,
         clock: Clock = monotonic,
         loop: asyncio.AbstractEventLoop | None = None,
+        security: SecurityPolicy | None = None,
     ) -> None:
         self.config = config
+        self.security = (
+            security if security is not None else SecurityPolicy.from_config(config, clock)
+        )
+        # Whether deliveries are checked against the ACL; fixed for the broker's life (a
+        # reload re-reads the same files), so the unchecked fast path costs one test.
+        self.read_checked = self.security.acl is not None
         self.clock = clock
         self.loop = loop
         self.log = logging.getLogger(LOGGER_NAME)
@@ -233,8 +248,14 @@ class BrokerCore:
         sender = message.sender
         mqos = message.qos
         mretain = message.retain
+        topic = message.topic
+        checked = self.read_checked
         count = 0
         for session, entries in result.targets:
+            if checked:
+                allowed = session.read_cache.get(topic)  # inlined may_read(): the hot path
+                if not (self.may_read(session, topic) if allowed is None else allowed):
+                    continue
             if len(entries) == 1:
                 entry = entries[0]
                 if entry.no_local and session.client_id == sender:
@@ -255,9 +276,18 @@ class BrokerCore:
             else:
                 self.deliver(session, message, qos, retain, sub_ids)
             count += 1
-        for group in result.groups:
-            member = group.pick(_is_online)
-            if member is None:
+        groups = result.groups
+        if not groups:
+            return count
+        online: Callable[[Session], bool] = _is_online
+        if checked:
+
+            def online(session: Session) -> bool:
+                return session.connection is not None and self.may_read(session, topic)
+
+        for group in groups:
+            member = group.pick(online)
+            if member is None or (checked and not self.may_read(member.subscriber, topic)):
                 continue
             qos = min(mqos, member.qos)
             retain = mretain and member.retain_as_published
@@ -269,7 +299,9 @@ class BrokerCore:
     def deliver(
         self, session: Session, message: Message, qos: int, retain: bool, sub_ids: tuple[int, ...]
     ) -> None:
-        """Send to a live session, or queue for an offline persistent one."""
+        """Send to a live session, or queue for an offline persistent one (if it may read)."""
+        if self.read_checked and not self.may_read(session, message.topic):
+            return
         connection = session.connection
         if connection is not None:
             connection.send_message(message, qos, retain, sub_ids)
@@ -284,17 +316,149 @@ class BrokerCore:
             self.retained.update(message)
         return self.distribute(message)
 
-    def publish_will(self, message: Message) -> None:
-        """Publish a will message (a timer callback: the count is of no use there)."""
-        self.publish(message)
+    def publish_will(self, message: Message, client: ClientInfo | None = None) -> None:
+        """Publish a will message, authorized again now: the ACL may have changed since CONNECT.
+
+        A will goes through the same checks as a PUBLISH from its client (ACL WRITE,
+        ``authorize_publish``, ``on_message``); async hooks run as a task (the connection is
+        gone, so nothing waits for it).
+        """
+        security = self.security
+        if client is None:
+            self.publish(message)
+            return
+        if not security.may_write(client.username, client.client_id, message.topic):
+            self.log.info(
+                "will of %r to %r no longer authorized; dropped", client.client_id, message.topic
+            )
+            return
+        if not security.publish_hooks:
+            self.publish(message)
+            return
+        view = plugin_message(
+            message.topic, message.payload, message.qos, message.retain, message.properties, True
+        )
+        work = security.admit_message(client, view)
+        if not security.is_async("authorize_publish", "on_message") or self.loop is None:
+            self._publish_admitted_will(message, run_now(work, (False, None), "will"))
+            return
+        task = self.loop.create_task(work)
+        task.add_done_callback(lambda done: self._publish_admitted_will(message, done.result()))
+
+    def _publish_admitted_will(
+        self, message: Message, verdict: tuple[bool, PluginMessage | None]
+    ) -> None:
+        allowed, changed = verdict
+        if not allowed or changed is None:
+            self.log.info("will to %r denied or dropped by a plugin", message.topic)
+            return
+        self.publish(with_plugin_changes(message, changed, self.config))
 
     def send_retained(self, entry: SubscriptionEntry[Session]) -> None:
-        """Send the retained messages matching a new subscription, RETAIN set [MQTT-3.3.1-8]."""
+        """Send the retained messages matching a new subscription, RETAIN set [MQTT-3.3.1-8].
+
+        With an ACL, a retained message is sent only while its publisher may still write its
+        topic: revoking write access revokes what that publisher left behind
+        (CVE-2018-12546 class). The subscriber's READ is checked in :meth:`deliver`.
+        """
         session = entry.subscriber
         sub_ids = () if entry.identifier is None else (entry.identifier,)
+        security = self.security
         for message in self.retained.match(entry.topic_filter):
+            origin = message.origin
+            if origin is not None and not security.may_write(origin[0], origin[1], message.topic):
+                continue
             qos = min(entry.qos, message.qos)
             self.deliver(session, message, qos, True, sub_ids)
+
+    # -- security ------------------------------------------------------------------------
+
+    def may_read(self, session: Session, topic: str) -> bool:
+        """ACL READ for the session's identity, cached per (session, topic)."""
+        cache = session.read_cache
+        allowed = cache.get(topic)
+        if allowed is None:
+            if len(cache) >= _READ_CACHE_LIMIT:
+                cache.clear()
+            allowed = cache[topic] = self.security.may_read(
+                session.username, session.client_id, topic
+            )
+        return allowed
+
+    def rejudge_subscriptions(self, session: Session) -> int:
+        """Drop the session's subscriptions the current ACL refuses; returns how many.
+
+        Called for every session after a reload and for a resumed session judged by an
+        older policy, so a durable session cannot keep a subscription its client lost the
+        right to (CVE-2021-34434 class). Unfinished outbound flows are checked for READ
+        when they are sent again.
+        """
+        security = self.security
+        session.policy_generation = security.generation
+        session.read_cache.clear()
+        dropped = 0
+        for text, entry in list(session.subscriptions.items()):
+            if security.may_subscribe(session.username, session.client_id, text):
+                continue
+            self.tree.unsubscribe(session, entry.topic_filter, entry.share_group)
+            del session.subscriptions[text]
+            dropped += 1
+        if dropped:
+            self.log.info(
+                "dropped %d subscription(s) of %r no longer allowed by the ACL",
+                dropped,
+                session.client_id,
+            )
+        return dropped
+
+    def reload_security(self) -> bool:
+        """Re-read the password file and ACL (SIGHUP); a broken file keeps the old policy.
+
+        On success every cached decision is forgotten and every session's subscriptions
+        are judged again. Connected clients stay connected (their credentials were checked
+        when they connected, as in mosquitto).
+        """
+        if not self.security.reload():
+            return False
+        for connection in self.all_connections:
+            connection.write_cache.clear()
+        for session in self.sessions:
+            self.rejudge_subscriptions(session)
+        return True
+
+
+def with_plugin_changes(message: Message, changed: PluginMessage, config: BrokerConfig) -> Message:
+    """The message as an ``on_message`` plugin returned it (the same object if unchanged)."""
+    user = tuple(
+        value
+        for value in message.properties.get_all(PropertyId.USER_PROPERTY)
+        if isinstance(value, tuple)
+    )
+    if (
+        changed.topic == message.topic
+        and changed.payload == message.payload
+        and changed.qos == message.qos
+        and changed.retain == message.retain
+        and changed.user_properties == user
+    ):
+        return message
+    properties = message.properties
+    if changed.user_properties != user:
+        kept = properties.without(PropertyId.USER_PROPERTY).items()
+        properties = Properties(
+            [*kept, *((PropertyId.USER_PROPERTY, pair) for pair in changed.user_properties)]
+        )
+    result = Message(
+        changed.topic,
+        changed.payload,
+        min(changed.qos, config.max_qos),
+        changed.retain and config.retain_available,
+        properties,
+        message.expires_at,
+        message.sender,
+    )
+    result.origin = message.origin
+    return result
 
 
 def _is_online(session: Session) -> bool:

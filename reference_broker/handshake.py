@@ -3,6 +3,12 @@
 Refusals answer with the CONNACK code of the client's version and close: 3.1.1 return codes
 (section 3.2.2.3) or 5.0 reason codes (section 3.2.2.2). A CONNECT the codec cannot accept
 is answered, where the spec asks for it, from the protocol level sniffed from its first bytes.
+
+Authentication (:meth:`.security.policy.SecurityPolicy.admit`) happens before anything is
+changed: a refused client takes over no client id and gets no session, and its will is
+never kept. When an authentication (or will authorization) hook is async, the connection is
+suspended until the answer comes. A session is resumed only by the username that created
+it; another identity using the same client id gets a fresh session.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from .protocol import (
 from .protocol.enums import PacketType
 from .protocol.properties import PropertyValue
 from .protocol.rules import REASON_CODES
+from .security.policy import Admission, ConnectRequest, run_now
 from .sessions import NEVER_EXPIRES
 from .states import ConnectionState
 
@@ -47,9 +54,17 @@ def _refuse(conn: Connection, v311: ConnectReturnCode | None, v5: ReasonCode, wh
     conn.close(None, f"refused CONNECT: {why}", logging.WARNING)
 
 
+_REFUSED_BY_HOOK = Admission(
+    False,
+    None,
+    ConnectReturnCode.NOT_AUTHORIZED,
+    ReasonCode.NOT_AUTHORIZED,
+    "an authentication hook misbehaved",
+)
+
+
 def accept_connect(conn: Connection, packet: Connect) -> None:
     """Handle the first CONNECT of a connection (MQTT 5.0 section 3.1.4)."""
-    core = conn.core
     config = conn.config
     version = packet.protocol_version
     conn.version = version
@@ -80,6 +95,48 @@ def accept_connect(conn: Connection, packet: Connect) -> None:
     if will is not None and will.retain and not config.retain_available:
         _refuse(conn, None, ReasonCode.RETAIN_NOT_SUPPORTED, "will retain not available")
         return
+    security = conn.core.security
+    tls = conn.listener.tls
+    request = ConnectRequest(
+        client_id,
+        packet.username,
+        packet.password,
+        version,
+        packet.clean_start,
+        conn.peer_address,
+        conn.listener.name,
+        tls,
+        conn.certificate,
+        props,
+        will,
+    )
+    work = security.admit(request)
+
+    def then(admission: Admission) -> None:
+        _admitted(conn, packet, admission, assigned)
+
+    hooks = ("authenticate", "authorize_publish") if will is not None else ("authenticate",)
+    if security.is_async(*hooks):
+        conn.suspend(work, then)
+    else:
+        then(run_now(work, _REFUSED_BY_HOOK, f"CONNECT of {conn.describe()}"))
+
+
+def _admitted(
+    conn: Connection, packet: Connect, admission: Admission, assigned: str | None
+) -> None:
+    """Go on with a CONNECT once authentication answered."""
+    if not admission.accepted:
+        _refuse(conn, admission.v311, admission.v5, admission.reason)
+        return
+    core = conn.core
+    config = conn.config
+    v5 = conn.version is _V5
+    props = packet.properties
+    client_id = conn.client_id
+    will = packet.will
+    conn.username = admission.username
+    conn.client_info = admission.client
     others = len(core.connections) - (1 if client_id in core.connections else 0)
     if config.max_connections and others >= config.max_connections:
         _refuse(
@@ -93,7 +150,19 @@ def accept_connect(conn: Connection, packet: Connect) -> None:
     old = core.connections.get(client_id)
     if old is not None:  # client-id takeover [MQTT-3.1.4-3]
         old.close(ReasonCode.SESSION_TAKEN_OVER, f"taken over by a new connection from {conn.peer}")
-    session, present = core.open_session(client_id, packet.clean_start)
+    clean_start = packet.clean_start
+    previous = core.sessions.get(client_id)
+    if previous is not None and not clean_start and previous.username != admission.username:
+        conn.log.info("client %s: session of another user not resumed", conn.describe())
+        clean_start = True
+    session, present = core.open_session(client_id, clean_start)
+    if session.username != admission.username:
+        session.read_cache.clear()
+    session.username = admission.username
+    if not present:
+        session.policy_generation = core.security.generation
+    elif session.policy_generation != core.security.generation:
+        core.rejudge_subscriptions(session)
     if v5:
         requested = props.get(PropertyId.SESSION_EXPIRY_INTERVAL, 0) if props else 0
         assert isinstance(requested, int)

@@ -34,10 +34,14 @@ class Message:
             Identifier and Message Expiry Interval removed; see ``expires_at``).
         expires_at: monotonic deadline from Message Expiry Interval, or None.
         sender: client id of the publisher, for the no-local option; None for wills.
+        origin: (username, client id) of the publisher of a retained message (or will),
+            set only when an ACL is configured: a retained message is delivered only while
+            its publisher may still write its topic (CVE-2018-12546 class).
     """
 
     __slots__ = (
         "expires_at",
+        "origin",
         "payload",
         "properties",
         "qos",
@@ -66,6 +70,7 @@ class Message:
         self.properties = properties
         self.expires_at = expires_at
         self.sender = sender
+        self.origin: tuple[str | None, str] | None = None
         self.wire_key: tuple[object, ...] | None = None
         self.wire_parts: tuple[bytes, bytes] = (b"", b"")
         self.wire: dict[tuple[object, ...], tuple[bytes, bytes]] | None = None

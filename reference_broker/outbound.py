@@ -38,6 +38,7 @@ class OutboundFlows:
     out: list[bytes]
     dirty: bool
     paused: bool
+    blocked: bool
     throttled: bool
     congested: bool
     exempt: bool
@@ -67,11 +68,11 @@ class OutboundFlows:
         self.exempt = False
 
     def update_reading(self) -> None:
-        """Read from the socket unless paused for writing or throttled as a publisher."""
+        """Read from the socket unless paused for writing, throttled, or awaiting a hook."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if self.paused or self.throttled:
+        if self.paused or self.throttled or self.blocked:
             transport.pause_reading()
         else:
             transport.resume_reading()
@@ -150,15 +151,23 @@ class OutboundFlows:
         self.write(tail)
 
     def drain_queue(self) -> None:
-        """Send queued messages while the inflight window has room."""
+        """Send queued messages while the inflight window has room.
+
+        With an ACL each message is checked for READ again: it may have been queued under
+        an older ACL, or for the session's previous connection.
+        """
         session = self.session
         if session is None:
             return
+        core = self.core
+        checked = core.read_checked
         queue = session.queue
         inflight = session.inflight
         quota = self.send_quota
         while queue and len(inflight) < quota and not self.paused:
             pending = queue.popleft()
+            if checked and not core.may_read(session, pending.message.topic):
+                continue
             if pending.qos == 0:
                 self.send_message(pending.message, 0, pending.retain, pending.sub_ids)
             else:
@@ -172,16 +181,23 @@ class OutboundFlows:
                 self.exempt = False
 
     def resend_inflight(self) -> None:
-        """On session resume: PUBLISH again with DUP, PUBREL again [MQTT-4.4.0-1]."""
+        """On session resume: PUBLISH again with DUP, PUBREL again [MQTT-4.4.0-1].
+
+        A PUBLISH the client may no longer read (the ACL changed while it was away) is
+        dropped instead of sent again (CVE-2021-34434 class); a PUBREL carries no data.
+        """
         session = self.session
         assert session is not None
-        now = self.core.clock()
+        core = self.core
+        now = core.clock()
         for pid, flight in list(session.inflight.items()):
             if flight.state == AWAIT_COMP:
                 self.write(ack(PUBREL, pid))
                 continue
             message = flight.message
-            if message.is_expired(now):
+            if message.is_expired(now) or (
+                core.read_checked and not core.may_read(session, message.topic)
+            ):
                 del session.inflight[pid]
                 continue
             head, tail = publish_parts(

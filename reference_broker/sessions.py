@@ -80,6 +80,10 @@ class Session:
         inbound_qos2: packet ids of inbound QoS 2 PUBLISH not yet released by PUBREL.
         connection: the live connection, or None while offline.
         dropped: messages discarded because the queue was full.
+        username: the authenticated username of the client that owns the session (READ
+            checks for queued messages use it while the client is offline).
+        read_cache: ACL READ decisions by topic for this identity (cleared on reload).
+        policy_generation: the security policy generation its subscriptions were judged by.
     """
 
     client_id: str
@@ -93,6 +97,9 @@ class Session:
     expiry_timer: Timer | None = None
     will_timer: Timer | None = None
     dropped: int = 0
+    username: str | None = None
+    read_cache: dict[str, bool] = field(default_factory=dict)
+    policy_generation: int = 0
     _next_id: int = 0
 
     def __hash__(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .message import Message
 from .protocol import Properties, PropertyId, ProtocolVersion, Publish, QoS, encode
+from .protocol.primitives import encode_vbi
 from .protocol.properties import PropertyValue
 
 __all__ = ["PINGRESP", "PUBACK", "PUBCOMP", "PUBREC", "PUBREL", "ack", "publish_parts", "with_dup"]
@@ -73,14 +74,7 @@ def _plain_parts(message: Message, v5: bool, qos: int, retain: bool) -> tuple[by
     tail = b"\x00" + payload if v5 else payload
     length = 2 + len(topic) + (2 if qos else 0) + len(tail)
     header = bytearray((0x30 | (qos << 1) | retain,))
-    while True:
-        byte = length & 0x7F
-        length >>= 7
-        if length:
-            header.append(byte | 0x80)
-        else:
-            header.append(byte)
-            break
+    header += encode_vbi(length)
     header += len(topic).to_bytes(2, "big")
     header += topic
     if qos:

@@ -1,7 +1,8 @@
 """Shared fixtures for the project's own tests.
 
 ``broker`` is a fresh reference broker on a free port in a background thread, per test;
-``make_broker(**settings)`` starts one with other settings. Errors inside the broker thread
+``make_broker(**settings)`` starts one with other settings. Both allow anonymous clients
+(the broker's default refuses them) unless a test passes ``allow_anonymous=False``. Errors inside the broker thread
 are re-raised when the test ends (see BackgroundBroker).
 """
 
@@ -23,7 +24,7 @@ def make_broker() -> Iterator[MakeBroker]:
     started: list[BackgroundBroker] = []
 
     def factory(config: BrokerConfig | None = None, **settings: Any) -> BackgroundBroker:
-        base = config if config is not None else BrokerConfig(port=0)
+        base = config if config is not None else BrokerConfig(port=0, allow_anonymous=True)
         instance = BackgroundBroker(base.replace(**settings) if settings else base)
         instance.start()
         started.append(instance)

@@ -18,7 +18,9 @@ import pytest
 
 from mqttsec import __version__
 from mqttsec.cli import main
-from mqttsec.reference_broker.config import BrokerConfig, load_config
+from mqttsec.reference_broker.config import BrokerConfig, ListenerConfig, load_config
+from mqttsec.reference_broker.security.plugins import PluginSpec
+from mqttsec.reference_broker.security.tls import TlsSettings
 from mqttsec.results import SCHEMA, Outcome
 from mqttsec.smoke import CHECKS
 
@@ -230,7 +232,9 @@ def test_broker_command_serves_and_stops_cleanly(
     check passes against it), logs connects, and exits 0 on SIGTERM/SIGINT."""
     port = free_port()
     config = tmp_path / "broker.toml"
-    config.write_text(f'host = "127.0.0.1"\nport = {port}\nlog_level = "warning"\n')
+    config.write_text(
+        f'host = "127.0.0.1"\nport = {port}\nlog_level = "warning"\nallow_anonymous = true\n'
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "mqttsec", "broker", "-c", str(config), "--log-level", "info"],
         stdout=subprocess.PIPE,
@@ -259,3 +263,127 @@ def test_broker_command_serves_and_stops_cleanly(
     assert proc.returncode == 0, output
     assert "Traceback" not in output
     assert "connected" in output  # --log-level info overrode the file's warning
+
+
+# --- security and TLS options (named like mosquitto's) -------------------------------------
+
+
+def test_security_flags_map_to_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_run_broker: list[BrokerConfig]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["broker", "--allow-anonymous", "true", "--password-file", "pw", "--acl-file", "acl"]
+    assert main(argv) == 0
+    (seen,) = fake_run_broker
+    assert seen.allow_anonymous is True
+    assert (seen.password_file, seen.acl_file) == (str(tmp_path / "pw"), str(tmp_path / "acl"))
+    assert main(["broker", "--allow-anonymous", "false"]) == 0
+    assert fake_run_broker[1].allow_anonymous is False
+
+
+def test_tls_flags_make_a_tls_listener(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_run_broker: list[BrokerConfig]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tls = ["--tls-port", "8883", "--certfile", "s.crt", "--keyfile", "s.key", "--cafile", "ca"]
+    extra = ["--require-certificate", "--use-identity-as-username", "--crlfile", "crl"]
+    extra += ["--tls-version", "tlsv1.3", "--ciphers", "ECDHE+AESGCM"]
+    assert main(["broker", "--host", "::1", *tls, *extra]) == 0
+    expected = TlsSettings(
+        certfile=str(tmp_path / "s.crt"),
+        keyfile=str(tmp_path / "s.key"),
+        cafile=str(tmp_path / "ca"),
+        require_certificate=True,
+        use_identity_as_username=True,
+        crlfile=str(tmp_path / "crl"),
+        tls_version="tlsv1.3",
+        ciphers="ECDHE+AESGCM",
+    )
+    # --tls-port alone: only the TLS listener; with --port the plain one too.
+    assert fake_run_broker[0].listeners == (ListenerConfig("tls", "::1", 8883, expected),)
+    assert main(["broker", "--port", "1883", *tls, "--use-subject-as-username"]) == 0
+    plain, secure = fake_run_broker[1].listeners
+    assert plain == ListenerConfig("default", "127.0.0.1", 1883)
+    assert secure.port == 8883 and secure.tls is not None and secure.tls.use_subject_as_username
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        # TLS files without a TLS listener never apply to the plain one (mosquitto #2283).
+        (["--certfile", "c", "--keyfile", "k"], ["--certfile, --keyfile", "--tls-port"]),
+        (["--require-certificate"], ["--require-certificate", "--tls-port"]),
+        (["--tls-port", "8883"], ["--certfile and --keyfile"]),
+        (["--tls-port", "1", "--certfile", "c", "--keyfile", "k", "--crlfile", "r"], ["cafile"]),
+    ],
+)
+def test_bad_tls_flags_are_one_line_errors(
+    argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["broker", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mqttsec: error: ") and err.count("\n") == 1
+    for word in words:
+        assert word in err, err
+
+
+@pytest.mark.parametrize("argv", [["--allow-anonymous", "maybe"], ["--tls-version", "tlsv1.1"]])
+def test_bad_flag_values_are_usage_errors(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["broker", *argv])
+    assert info.value.code == 2
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_port_flag_with_listener_tables_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "broker.toml"
+    config.write_text("[[listeners]]\nport = 1884\n")
+    assert main(["broker", "-c", str(config), "--port", "1999"]) == 2
+    assert "[[listeners]]" in capsys.readouterr().err
+
+
+def test_print_config_round_trips_listeners_and_plugins(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_run_broker: list[BrokerConfig]
+) -> None:
+    config = tmp_path / "broker.toml"
+    config.write_text(
+        'password_file = "pw"\n[[listeners]]\nname = "p"\nport = 0\n'
+        '[[listeners]]\nname = "t"\nport = 8883\ncertfile = "c"\nkeyfile = "k"\n'
+        'cafile = "ca"\nrequire_certificate = true\n'
+        'sni."a.example" = { certfile = "a.crt", keyfile = "a.key" }\n'
+        '[[plugins]]\npath = "m:f"\noptions = { key = "v", n = [1, 2], sub = { x = true } }\n'
+    )
+    assert main(["broker", "-c", str(config), "--print-config"]) == 0
+    printed = tmp_path / "elsewhere" / "printed.toml"
+    printed.parent.mkdir()
+    printed.write_text(capsys.readouterr().out)
+    loaded = load_config(printed)
+    assert loaded == load_config(config)
+    assert loaded.plugins == (PluginSpec("m:f", {"key": "v", "n": [1, 2], "sub": {"x": True}}),)
+
+
+def test_passwd_subcommand_is_mosquitto_passwd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pwfile = tmp_path / "pw"
+    assert main(["passwd", "-c", "-b", str(pwfile), "alice", "s3cret"]) == 0
+    assert pwfile.read_text().startswith("alice:$7$")
+    assert main(["passwd", "-D", str(pwfile), "alice"]) == 0
+    assert "alice" not in pwfile.read_text()
+    assert main(["passwd", "-b", str(tmp_path / "missing" / "pw"), "bob", "x"]) == 1
+
+
+def test_pki_subcommand_writes_the_test_pki(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "pki"
+    assert main(["pki", "--out", str(out), "--client", "sensor-7"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    names = {entry["file"] for entry in manifest["files"]}
+    assert {"client-sensor-7.crt", "client-sensor-7.key", "crl.pem"} <= names
+    assert (out / "client-sensor-7.key").stat().st_mode & 0o077 == 0
+    assert main(["pki"]) == 2  # --out is required: a usage error, not a traceback

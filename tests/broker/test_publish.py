@@ -149,7 +149,7 @@ def test_message_expiry_interval_is_forwarded_and_expired_not_sent(make_broker) 
     from mqttsec.reference_broker.config import BrokerConfig
 
     now = [1000.0]
-    b = BB(BrokerConfig(port=0), clock=lambda: now[0]).start()
+    b = BB(BrokerConfig(port=0, allow_anonymous=True), clock=lambda: now[0]).start()
     try:
         with RawClient(b.host, b.port, V5) as pub:
             pub.connect("pub")

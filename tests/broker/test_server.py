@@ -29,7 +29,7 @@ def test_run_broker_stops_cleanly_on_sigterm_and_sigint(tmp_path) -> None:  # ty
     code = (
         "import logging, sys; logging.basicConfig(stream=sys.stderr, level=logging.INFO)\n"
         "from mqttsec.reference_broker import BrokerConfig, run_broker\n"
-        "sys.exit(run_broker(BrokerConfig(port=0)))\n"
+        "sys.exit(run_broker(BrokerConfig(port=0, allow_anonymous=True)))\n"
     )
     for sig in (signal.SIGTERM, signal.SIGINT):
         proc = subprocess.Popen(
@@ -56,7 +56,7 @@ def test_run_broker_stops_cleanly_on_sigterm_and_sigint(tmp_path) -> None:  # ty
 
 
 def test_background_broker_reraises_internal_errors(make_broker) -> None:  # type: ignore[no-untyped-def]
-    b = BackgroundBroker(BrokerConfig(port=0)).start()
+    b = BackgroundBroker(BrokerConfig(port=0, allow_anonymous=True)).start()
     with RawClient(b.host, b.port, V5) as c:
         c.connect("c")
 
