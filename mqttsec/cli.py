@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import errno
 import importlib
 import logging
@@ -20,14 +19,12 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from mqttsec import __version__
+from mqttsec.broker_options import add_security_options, apply_options, port_number
 from mqttsec.errors import MQTTSecError, TargetUnreachable
 from mqttsec.results import CheckResult, Outcome, RunResults, Target, utc_now
-
-if TYPE_CHECKING:
-    from mqttsec.reference_broker.config import BrokerConfig
 
 __all__ = ["build_parser", "main"]
 
@@ -36,17 +33,6 @@ EXIT_FAILED = 1
 EXIT_ERROR = 2
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def _port(text: str) -> int:
-    """argparse type for a TCP port number (0 = any free port)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535)")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     broker = sub.add_parser("broker", help="run the reference broker until SIGINT/SIGTERM")
     broker.add_argument("-c", "--config", type=Path, help="broker.toml with broker settings")
     broker.add_argument("--host", help="address to listen on (overrides the config file)")
-    broker.add_argument("--port", type=_port, help="TCP port (overrides the config file; 0: any)")
+    broker.add_argument(
+        "--port", type=port_number, help="TCP port (overrides the config file; 0: any)"
+    )
     broker.add_argument(
         "--log-level", type=str.upper, choices=_LOG_LEVELS, help="log verbosity (default INFO)"
     )
@@ -70,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print every setting (file, options and defaults applied) as TOML and exit",
     )
-    _add_security_options(broker)
+    add_security_options(broker)
 
     sub.add_parser(
         "passwd",
@@ -94,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the built-in reference broker is started in-process on a free port.",
     )
     smoke.add_argument("--host", help="broker address (default: start the reference broker)")
-    smoke.add_argument("--port", type=_port, help="broker port (default 1883 when --host is given)")
+    smoke.add_argument(
+        "--port", type=port_number, help="broker port (default 1883 when --host is given)"
+    )
     smoke.add_argument(
         "--report-dir",
         type=Path,
@@ -111,80 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=5.0, help="seconds each step may wait (default 5)"
     )
     return parser
-
-
-def _bool(text: str) -> bool:
-    """argparse type for mosquitto-style ``true``/``false`` values."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "yes", "1"):
-        return True
-    if lowered in ("false", "no", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"{text!r}: use true or false")
-
-
-def _path(text: str) -> str:
-    """argparse type for a file path: made absolute, so --print-config output loads anywhere."""
-    return str(Path(text).absolute())
-
-
-#: TLS flags: they configure the --tls-port listener and mean nothing without it.
-_TLS_FLAGS = (
-    "cafile",
-    "certfile",
-    "keyfile",
-    "require_certificate",
-    "use_identity_as_username",
-    "use_subject_as_username",
-    "crlfile",
-    "tls_version",
-    "ciphers",
-)
-
-
-def _add_security_options(broker: argparse.ArgumentParser) -> None:
-    """The security flags of ``mqttsec broker``, named like mosquitto's options."""
-    auth = broker.add_argument_group("authentication and authorization")
-    auth.add_argument(
-        "--allow-anonymous",
-        type=_bool,
-        metavar="true|false",
-        help="accept clients without a username (default false)",
-    )
-    auth.add_argument("--password-file", type=_path, help="mosquitto-format password file")
-    auth.add_argument("--acl-file", type=_path, help="mosquitto-format ACL file")
-    tls = broker.add_argument_group(
-        "TLS listener",
-        "--tls-port opens a TLS listener on --host; the TLS options below apply to it and are "
-        "refused without it. With --tls-port, the plain listener opens only if --port is given.",
-    )
-    tls.add_argument("--tls-port", type=_port, help="port of the TLS listener (0: any)")
-    tls.add_argument("--certfile", type=_path, help="server certificate chain (PEM)")
-    tls.add_argument("--keyfile", type=_path, help="server private key (PEM, unencrypted)")
-    tls.add_argument("--cafile", type=_path, help="CA that signs client certificates (PEM)")
-    tls.add_argument(
-        "--require-certificate",
-        action="store_true",
-        default=None,
-        help="mTLS: refuse clients without a valid certificate",
-    )
-    tls.add_argument(
-        "--use-identity-as-username",
-        action="store_true",
-        default=None,
-        help="the client certificate CN is the username",
-    )
-    tls.add_argument(
-        "--use-subject-as-username",
-        action="store_true",
-        default=None,
-        help="the client certificate subject is the username",
-    )
-    tls.add_argument("--crlfile", type=_path, help="CRL of the client CA (PEM)")
-    tls.add_argument(
-        "--tls-version", choices=("tlsv1.2", "tlsv1.3"), help="minimum TLS version (tlsv1.2)"
-    )
-    tls.add_argument("--ciphers", help="OpenSSL cipher list for TLS 1.2")
 
 
 _DELEGATED = {
@@ -240,7 +156,7 @@ def _cmd_broker(args: argparse.Namespace) -> int:
     from mqttsec.reference_broker.config import BrokerConfig, load_config
 
     config = load_config(args.config) if args.config is not None else BrokerConfig()
-    config = _apply_options(config, args)
+    config = apply_options(config, args)
     if args.print_config:
         print(dump_config(config), end="")
         return EXIT_OK
@@ -258,50 +174,6 @@ def _cmd_broker(args: argparse.Namespace) -> int:
             return _error(_listen_error(exc, listeners[0].host, listeners[0].port))
         where = ", ".join(f"{lst.host}:{lst.port}" for lst in listeners)
         return _error(f"cannot listen on one of {where}: {exc.strerror or exc}")
-
-
-def _apply_options(config: BrokerConfig, args: argparse.Namespace) -> BrokerConfig:
-    """*config* with the command-line options applied (options win over the file).
-
-    Raises:
-        ConfigError: TLS options without --tls-port, or --host/--port together with a
-            config file that defines [[listeners]].
-    """
-    from mqttsec.errors import ConfigError
-    from mqttsec.reference_broker.config import ListenerConfig
-    from mqttsec.reference_broker.security.tls import TlsSettings
-
-    overrides = {
-        key: getattr(args, key)
-        for key in ("host", "port", "log_level", "allow_anonymous", "password_file", "acl_file")
-        if getattr(args, key) is not None
-    }
-    tls_options = {key: getattr(args, key) for key in _TLS_FLAGS if getattr(args, key) is not None}
-    if tls_options and args.tls_port is None:
-        flags = ", ".join("--" + key.replace("_", "-") for key in tls_options)
-        raise ConfigError(
-            f"{flags} given without --tls-port; add --tls-port 8883 to open a TLS listener "
-            "(TLS options never apply to the plain listener)"
-        )
-    if config.listeners and ({"host", "port"} & overrides.keys()):
-        raise ConfigError(
-            "--host/--port cannot change a config file with [[listeners]]; edit the listeners "
-            "there (--tls-port adds one)"
-        )
-    config = dataclasses.replace(config, **overrides)
-    if args.tls_port is None:
-        return config
-    if "certfile" not in tls_options or "keyfile" not in tls_options:
-        raise ConfigError("--tls-port needs --certfile and --keyfile (the server certificate)")
-    try:
-        tls = TlsSettings(**tls_options)
-    except ConfigError as exc:
-        raise ConfigError(f"TLS options: {exc}") from None
-    listeners = list(config.listeners)
-    if not listeners and args.port is not None:
-        listeners.append(ListenerConfig("default", config.host, config.port))
-    listeners.append(ListenerConfig("tls", config.host, args.tls_port, tls))
-    return dataclasses.replace(config, listeners=tuple(listeners))
 
 
 def _cmd_version() -> int:
