@@ -6,6 +6,7 @@ one matching rule the whole broker uses, including the ``$`` rule [MQTT-4.7.2-1]
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from .errors import ProtocolViolation
@@ -13,6 +14,7 @@ from .errors import ProtocolViolation
 __all__ = [
     "SHARE_PREFIX",
     "is_wildcard_filter",
+    "levels_match",
     "parse_shared",
     "topic_matches",
     "validate_topic_filter",
@@ -149,14 +151,22 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
         return False
     if "+" not in topic_filter and "#" not in topic_filter:
         return False
-    flevels = topic_filter.split("/")
-    tlevels = topic.split("/")
-    ntopic = len(tlevels)
-    for i, level in enumerate(flevels):
+    return levels_match(topic_filter.split("/"), topic.split("/"))
+
+
+def levels_match(filter_levels: Sequence[str], topic_levels: Sequence[str]) -> bool:
+    """:func:`topic_matches` on levels already split at ``/`` (for callers that keep them).
+
+    Applies the same rules: the ``$`` rule [MQTT-4.7.2-1] and ``a/#`` matching ``a``.
+    """
+    if topic_levels[0][:1] == "$" and filter_levels[0] in ("+", "#"):
+        return False
+    ntopic = len(topic_levels)
+    for i, level in enumerate(filter_levels):
         if level == "#":
             return True
         if i >= ntopic:
             return False
-        if level != "+" and level != tlevels[i]:
+        if level != "+" and level != topic_levels[i]:
             return False
-    return len(flevels) == ntopic
+    return len(filter_levels) == ntopic

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from ..protocol.topics import levels_match as filter_matches
+
 __all__ = ["Coverage", "CoverageResult", "filter_matches", "find_uncovered_topic"]
 
 MAX_STATES = 20_000
@@ -31,18 +33,6 @@ _Level = str | _Fresh
 
 def _is_dollar(value: _Level) -> bool:
     return value is _Fresh.DOLLAR or (isinstance(value, str) and value.startswith("$"))
-
-
-def filter_matches(filter_levels: Sequence[str], topic_levels: Sequence[str]) -> bool:
-    """MQTT matching of split levels, with the ``$`` rule [MQTT-4.7.2-1]; ``a/#`` matches ``a``."""
-    if topic_levels[0].startswith("$") and filter_levels[0] in ("+", "#"):
-        return False
-    for i, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if i >= len(topic_levels) or (level != "+" and level != topic_levels[i]):
-            return False
-    return len(filter_levels) == len(topic_levels)
 
 
 class Coverage(Enum):
