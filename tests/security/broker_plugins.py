@@ -70,6 +70,6 @@ class Closable:
     def authorize_subscribe(self, client: ClientInfo, topic_filter: str, qos: int) -> bool:
         return True
 
-    async def close(self) -> None:
+    def close(self) -> None:
         with open(self.marker, "a", encoding="utf-8") as out:
             out.write("closed\n")
