@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    sub.add_parser(
+        "targets",
+        help="list broker targets: installed here or not, version, capabilities (--json)",
+        add_help=False,
+    )
+
     sub.add_parser("version", help="print the mqttsec, Python and paho-mqtt versions")
 
     smoke = sub.add_parser(
@@ -106,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 _DELEGATED = {
     "passwd": "mqttsec.reference_broker.security.passwd_tool",  # mosquitto_passwd's interface
     "pki": "mqttsec.fixtures.pki",
+    "targets": "mqttsec.fixtures.targets.listing",
 }
 """Subcommands whose module parses its own arguments (its ``main(argv) -> int``)."""
 

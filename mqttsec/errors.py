@@ -4,7 +4,7 @@ Catching :class:`MQTTSecError` catches every error the tool reports to a user; a
 escaping is a bug in mqttsec itself.
 """
 
-__all__ = ["ConfigError", "MQTTSecError", "ProfileError", "TargetUnreachable"]
+__all__ = ["ConfigError", "MQTTSecError", "ProfileError", "TargetError", "TargetUnreachable"]
 
 
 class MQTTSecError(Exception):
@@ -42,3 +42,23 @@ class ProfileError(ConfigError):
 
 class TargetUnreachable(MQTTSecError):
     """The broker under test cannot be reached; the message names the address and the fix."""
+
+
+class TargetError(MQTTSecError):
+    """A broker target cannot be found, configured, started or stopped.
+
+    The message names the target and what went wrong and, for a broker that failed to start,
+    ends with the broker's own log so the cause is visible without hunting for files.
+
+    Attributes:
+        target: the target's name (``"local:mosquitto"``), or ``""`` when no target is known.
+        log: the broker's log text at the time of failure (may be empty).
+    """
+
+    def __init__(self, message: str, *, target: str = "", log: str = "") -> None:
+        full = f"{target}: {message}" if target else message
+        if log.strip():
+            full += "\n--- broker log ---\n" + log.rstrip() + "\n--- end of broker log ---"
+        super().__init__(full)
+        self.target = target
+        self.log = log

@@ -1,7 +1,9 @@
 """The results file of a run: what was checked, against what, and how each check came out.
 
-``results.json`` is the one source a run leaves behind; a person reads the table the CLI prints,
-CI gates on the exit code, and later renderers (JUnit XML, Markdown, HTML) read this file.
+This module holds the smoke row shape (``kind = "smoke"``); the shared envelope, :class:`Outcome`
+and the scenario rows live in :mod:`mqttsec.reports.results`. ``results.json`` is the one source
+a run leaves behind; a person reads the table the CLI prints, CI gates on the exit code, and
+later renderers (JUnit XML, Markdown, HTML) read this file.
 
 Schema (``schema`` = ``"mqttsec.results/1"``)::
 
@@ -26,35 +28,16 @@ version (e.g. ``SMOKE-BROKER-HEALTH``). ``summary`` has every outcome as a key.
 
 from __future__ import annotations
 
-import enum
-import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mqttsec import __version__
+from mqttsec.reports.results import SCHEMA, Outcome, utc_now, write_json_atomic
 
 __all__ = ["SCHEMA", "CheckResult", "Outcome", "RunResults", "Target", "utc_now"]
-
-SCHEMA = "mqttsec.results/1"
-
-
-class Outcome(enum.StrEnum):
-    """How one check ended (the design's five outcomes)."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    DEVIATION = "deviation"
-    UNSUPPORTED = "unsupported"
-    ERROR = "error"
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware in UTC, as every timestamp in a results file is."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +120,4 @@ class RunResults:
         Returns:
             The path of the written file.
         """
-        report_dir.mkdir(parents=True, exist_ok=True)
-        path = report_dir / "results.json"
-        tmp = report_dir / f".results.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_json_atomic(report_dir / "results.json", self.to_json())

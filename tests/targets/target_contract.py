@@ -1,0 +1,104 @@
+"""What every target must do with the default profile; each test module subclasses this.
+
+A subclass provides a module-scoped ``running`` fixture (one started target per module).
+Negative checks use a sentinel publish, never a sleep.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import uuid
+
+import pytest
+
+from mqttsec.fixtures.pki import PkiFiles
+from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.targets import RunningTarget
+from mqttsec.fixtures.targets._process import client_tls_context
+
+from .mqtt_client import Client, connect
+
+
+def login(running: RunningTarget, profile: SecurityProfile, user: str, listener: str) -> Client:
+    endpoint = running.endpoint(listener)
+    tls = client_tls_context(running.cafile) if endpoint.tls else None
+    client, code = connect(endpoint, user, profile.users[user].password, tls=tls)
+    assert client is not None, f"{user} refused on {endpoint.url} (CONNACK {code})"
+    return client
+
+
+def port_closed(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1.0).close()
+    except OSError:
+        return True
+    return False
+
+
+class TargetContract:
+    """Connect, TLS, mTLS, ACL and stop checks shared by every target."""
+
+    def test_endpoints_match_profile(
+        self, running: RunningTarget, profile: SecurityProfile
+    ) -> None:
+        assert set(running.endpoints) == {item.name for item in profile.listeners}
+        for listener in profile.listeners:
+            endpoint = running.endpoint(listener.name)
+            assert endpoint.kind == listener.kind.value
+            assert endpoint.host == "127.0.0.1" and endpoint.port > 0
+        with pytest.raises(KeyError, match="no listener"):
+            running.endpoint("nope")
+
+    def test_password_user_connects_and_wrong_password_is_refused(
+        self, running: RunningTarget, profile: SecurityProfile
+    ) -> None:
+        login(running, profile, "alice", "plain").close()
+        client, code = connect(running.endpoint("plain"), "alice", "not-the-password")
+        assert client is None, "a wrong password was accepted"
+        assert code in (None, 4, 5), f"unexpected CONNACK {code} for a wrong password"
+
+    def test_anonymous_is_refused(self, running: RunningTarget) -> None:
+        client, _ = connect(running.endpoint("plain"))
+        assert client is None, "allow_anonymous = false, yet an anonymous client got in"
+
+    def test_tls_listener_handshake_with_pki_ca(
+        self, running: RunningTarget, profile: SecurityProfile
+    ) -> None:
+        assert running.cafile is not None
+        login(running, profile, "bob", "tls").close()
+
+    def test_mtls_listener_takes_client_certificate(
+        self, running: RunningTarget, pki: PkiFiles
+    ) -> None:
+        if "mtls:mtls" in running.unsupported:
+            pytest.skip(running.unsupported["mtls:mtls"])
+        context = client_tls_context(running.cafile)
+        pair = pki.pair("client-device-1")
+        context.load_cert_chain(pair.certfile, pair.keyfile)
+        client, code = connect(running.endpoint("mtls"), tls=context)
+        assert client is not None, f"device-1's certificate was refused (CONNACK {code})"
+        client.close()
+        with pytest.raises((ssl.SSLError, OSError, ConnectionError)):
+            refused, _ = connect(running.endpoint("mtls"), tls=client_tls_context(running.cafile))
+            assert refused is None  # no certificate: the handshake (or CONNECT) must fail
+            raise ConnectionError("refused after the handshake")
+
+    def test_acl_allows_and_denies_per_profile(
+        self, running: RunningTarget, profile: SecurityProfile
+    ) -> None:
+        allowed, denied = "sensors/bob/temp", "sensors/alice/temp"
+        assert profile.may_publish("bob", allowed) and profile.may_receive("admin", allowed)
+        assert not profile.may_publish("bob", denied) and profile.may_receive("admin", denied)
+        assert profile.may_subscribe("admin", "sensors/#")
+        reader = login(running, profile, "admin", "plain")
+        writer = login(running, profile, "bob", "plain")
+        try:
+            assert reader.subscribe("sensors/#") == [1]
+            token = uuid.uuid4().hex.encode()
+            writer.publish(denied, b"forbidden")
+            writer.publish(allowed, token, qos=1)  # the sentinel, after the forbidden one
+            assert reader.collect_until(allowed, token) == []
+        finally:
+            reader.close()
+            writer.close()
