@@ -1,10 +1,13 @@
 # Shorthands for the commands in README.md; each target is one documented command.
 PYTHON ?= python3
 
-.PHONY: setup test test-fast smoke broker bench lint format typecheck check
+.PHONY: setup brokers test test-fast smoke broker bench lint format typecheck check
 
 setup:          ## install mosquitto, amqtt (.venv-amqtt) and mqttsec (editable, dev extras)
 	bash scripts/setup.sh
+
+brokers:        ## install aedes (npm, .brokers/), RabbitMQ, ActiveMQ, ejabberd (Debian); see docs/brokers.md
+	bash scripts/install-brokers.sh
 
 test:           ## every test CI runs: unit, broker, interop (mosquitto, amqtt), packaging
 	$(PYTHON) -m pytest -n 2
