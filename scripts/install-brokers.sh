@@ -78,7 +78,7 @@ if wants aedes; then
     fi
 fi
 
-# 3. Prove every chosen broker is there (same checks as tests/brokers/_launchers.py).
+# 3. Prove every chosen broker is there (same checks as the probe() of fixtures/targets/<broker>.py).
 check() { [ -e "$2" ] || die "$1: $2 missing after install"; say "$1: $2"; }
 if wants aedes; then
     check aedes "$NODE_DIR/node_modules/aedes/aedes.js"

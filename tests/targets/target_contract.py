@@ -66,17 +66,23 @@ class TargetContract:
         self, running: RunningTarget, profile: SecurityProfile
     ) -> None:
         assert running.cafile is not None
+        if "tls:tls" in running.unsupported:
+            pytest.skip(running.unsupported["tls:tls"])
         login(running, profile, "bob", "tls").close()
 
     def test_mtls_listener_takes_client_certificate(
-        self, running: RunningTarget, pki: PkiFiles
+        self, running: RunningTarget, profile: SecurityProfile, pki: PkiFiles
     ) -> None:
         if "mtls:mtls" in running.unsupported:
             pytest.skip(running.unsupported["mtls:mtls"])
         context = client_tls_context(running.cafile)
         pair = pki.pair("client-device-1")
         context.load_cert_chain(pair.certfile, pair.keyfile)
-        client, code = connect(running.endpoint("mtls"), tls=context)
+        if "identity-as-username:mtls" in running.unsupported:  # certificate plus a password
+            user = profile.users["alice"]
+            client, code = connect(running.endpoint("mtls"), user.name, user.password, tls=context)
+        else:
+            client, code = connect(running.endpoint("mtls"), tls=context)
         assert client is not None, f"device-1's certificate was refused (CONNACK {code})"
         client.close()
         with pytest.raises((ssl.SSLError, OSError, ConnectionError)):
@@ -97,7 +103,15 @@ class TargetContract:
             assert reader.subscribe("sensors/#") == [1]
             token = uuid.uuid4().hex.encode()
             writer.publish(denied, b"forbidden")
-            writer.publish(allowed, token, qos=1)  # the sentinel, after the forbidden one
+            try:
+                writer.publish(allowed, token, qos=1)  # the sentinel, after the forbidden one
+            except (ConnectionError, OSError):
+                # 3.1.1 lets a broker disconnect a client whose PUBLISH it refuses (aedes,
+                # RabbitMQ): the forbidden message was handled before the close, so the
+                # sentinel on a new connection still comes after it.
+                writer.close()
+                writer = login(running, profile, "bob", "plain")
+                writer.publish(allowed, token, qos=1)
             assert reader.collect_until(allowed, token) == []
         finally:
             reader.close()

@@ -1,0 +1,78 @@
+"""The ``local:ejabberd`` target (ejabberd 23.01 mod_mqtt, no Erlang distribution)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mqttsec.fixtures.pki import PkiFiles
+from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.targets import Capability, RunningTarget, get_target
+from mqttsec.fixtures.targets._process import ProcessTarget
+from mqttsec.fixtures.targets.ejabberd import render_access_rules
+from mqttsec.reference_broker.protocol import MalformedPacket
+from mqttsec.reference_broker.security.acl import Grant
+
+from ._comparison import require_installed
+from .mqtt_client import connect
+from .target_contract import TargetContract, login, port_closed
+
+pytestmark = pytest.mark.ejabberd
+NAME = "local:ejabberd"
+
+
+class TestEjabberd(TargetContract):
+    @pytest.fixture(scope="class")
+    def running(
+        self, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[RunningTarget]:
+        require_installed(NAME)
+        with get_target(NAME).start(profile, pki, tmp_path_factory.mktemp("ejabberd")) as r:
+            yield r
+
+    def test_wrong_password_code(self, running: RunningTarget) -> None:
+        """The exact 3.1.1 refusal, as verified in docs/brokers.md."""
+        assert connect(running.endpoint("plain"), "alice", "wrong")[1] == 5
+        assert connect(running.endpoint("plain"), "nobody", "x")[1] in (4, 5)
+
+    def test_capabilities(self, running: RunningTarget) -> None:
+        assert Capability.MQTT5 in running.capabilities
+        assert Capability.MTLS not in running.capabilities
+        for key in ("mtls:mtls", "identity-as-username:mtls", "acl-patterns"):
+            assert key in running.unsupported, key
+        assert isinstance(running, ProcessTarget)
+        workdir = running.process.console.parent.parent
+        assert (workdir / "users.json").stat().st_mode & 0o077 == 0
+
+    def test_denied_subscribe_and_user_pattern(
+        self, running: RunningTarget, profile: SecurityProfile
+    ) -> None:
+        """Denied: SUBACK 0x8F, which 3.1.1 does not have (our codec refuses it: a deviation)."""
+        carol = login(running, profile, "carol", "plain")
+        alice = login(running, profile, "alice", "plain")
+        try:
+            assert carol.subscribe("reports/#") == [1]
+            assert alice.subscribe("users/alice/#") == [1]
+            with pytest.raises(MalformedPacket, match="0x8f"):
+                alice.subscribe("users/bob/#")
+        finally:
+            carol.close()
+            alice.close()
+
+
+def test_access_rules_put_deny_first(profile: SecurityProfile) -> None:
+    read = render_access_rules(profile, Grant.READ)
+    assert read["sensors/private/#"][0] == {"deny": "u_alice"}
+    assert {"allow": "u_admin"} in read["sensors/private/#"]
+    assert list(read)[-1] == "#" and read["#"][-1] == "deny"
+
+
+def test_stop_leaves_nothing(profile: SecurityProfile, pki: PkiFiles, tmp_path: Path) -> None:
+    require_installed(NAME)
+    running = get_target(NAME).start(profile, pki, tmp_path)
+    assert isinstance(running, ProcessTarget)
+    running.stop()
+    assert running.process.process.poll() is not None
+    assert all(port_closed(e.host, e.port) for e in running.endpoints.values())
