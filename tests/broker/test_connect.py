@@ -6,8 +6,8 @@ import socket
 import time
 
 import pytest
-from raw_mqtt_client import RawClient
 
+from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker import BackgroundBroker
 from mqttsec.reference_broker.protocol import (
     Connack,
@@ -27,7 +27,7 @@ BOTH = pytest.mark.parametrize("version", [V311, V5], ids=["3.1.1", "5.0"])
 
 @BOTH
 def test_accept_and_ping(broker: BackgroundBroker, version: ProtocolVersion) -> None:
-    with RawClient(broker.host, broker.port, version) as c:
+    with RawClient.plain(broker.host, broker.port, version) as c:
         connack = c.connect("c1")
         assert connack.reason_code == 0 and not connack.session_present
         c.ping()
@@ -35,7 +35,7 @@ def test_accept_and_ping(broker: BackgroundBroker, version: ProtocolVersion) -> 
 
 def test_v5_connack_properties(make_broker) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(max_qos=1, receive_maximum=7, topic_alias_maximum=3, max_packet_size=4096)
-    with RawClient(b.host, b.port, V5) as c:
+    with RawClient.plain(b.host, b.port, V5) as c:
         props = c.connect("c1").properties
     assert props.get(PropertyId.RECEIVE_MAXIMUM) == 7
     assert props.get(PropertyId.MAXIMUM_QOS) == 1
@@ -54,7 +54,7 @@ def test_v5_connack_properties(make_broker) -> None:  # type: ignore[no-untyped-
 
 def test_v5_server_keep_alive_and_session_expiry_cap(make_broker) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(max_keep_alive=5, max_session_expiry=100)
-    with RawClient(b.host, b.port, V5) as c:
+    with RawClient.plain(b.host, b.port, V5) as c:
         props = c.connect(
             "c1", keep_alive=60, properties=Properties.of(session_expiry_interval=1000)
         ).properties
@@ -76,7 +76,7 @@ def test_unsupported_protocol_level(broker: BackgroundBroker, level: int, expect
 
 
 def test_v311_empty_client_id_without_clean_session_is_rejected(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V311) as c:
+    with RawClient.plain(broker.host, broker.port, V311) as c:
         c.send(Connect(client_id="", protocol_version=V311, clean_start=False))
         c.parser.version = V311
         got = c.expect_closed()
@@ -85,13 +85,13 @@ def test_v311_empty_client_id_without_clean_session_is_rejected(broker: Backgrou
 
 
 def test_v311_empty_client_id_with_clean_session_is_accepted(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V311) as c:
+    with RawClient.plain(broker.host, broker.port, V311) as c:
         assert c.connect("").reason_code == 0
         c.ping()
 
 
 def test_v5_assigned_client_identifier(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V5) as c:
+    with RawClient.plain(broker.host, broker.port, V5) as c:
         assigned = c.connect("").properties.get(PropertyId.ASSIGNED_CLIENT_IDENTIFIER)
     assert isinstance(assigned, str) and assigned
 
@@ -100,8 +100,8 @@ def test_v5_assigned_client_identifier(broker: BackgroundBroker) -> None:
 def test_first_packet_not_connect_closes(
     broker: BackgroundBroker, version: ProtocolVersion
 ) -> None:
-    with RawClient(broker.host, broker.port, version) as c:
-        c.send_raw(b"\xc0\x00")  # PINGREQ
+    with RawClient.plain(broker.host, broker.port, version) as c:
+        c.send_bytes(b"\xc0\x00")  # PINGREQ
         assert c.expect_closed() == []
 
 
@@ -109,7 +109,7 @@ def test_first_packet_not_connect_closes(
 def test_second_connect_is_a_protocol_error(
     broker: BackgroundBroker, version: ProtocolVersion
 ) -> None:
-    with RawClient(broker.host, broker.port, version) as c:
+    with RawClient.plain(broker.host, broker.port, version) as c:
         c.connect("c1")
         c.send(Connect(client_id="c1", protocol_version=version))
         got = c.expect_closed()
@@ -131,7 +131,7 @@ def test_connect_timeout(make_broker) -> None:  # type: ignore[no-untyped-def]
 def test_keep_alive_enforced_at_one_and_a_half(
     broker: BackgroundBroker, version: ProtocolVersion
 ) -> None:
-    with RawClient(broker.host, broker.port, version) as c:
+    with RawClient.plain(broker.host, broker.port, version) as c:
         c.connect("ka", keep_alive=1)
         start = time.monotonic()
         got = c.expect_closed(timeout=5)
@@ -143,8 +143,8 @@ def test_keep_alive_enforced_at_one_and_a_half(
 @BOTH
 def test_client_id_takeover(broker: BackgroundBroker, version: ProtocolVersion) -> None:
     with (
-        RawClient(broker.host, broker.port, version) as old,
-        RawClient(broker.host, broker.port, version) as new,
+        RawClient.plain(broker.host, broker.port, version) as old,
+        RawClient.plain(broker.host, broker.port, version) as new,
     ):
         old.connect("same")
         new.connect("same")
@@ -155,7 +155,7 @@ def test_client_id_takeover(broker: BackgroundBroker, version: ProtocolVersion) 
 
 def test_session_present_v311(broker: BackgroundBroker) -> None:
     for clean, present in ((False, False), (False, True), (True, False), (False, False)):
-        with RawClient(broker.host, broker.port, V311) as c:
+        with RawClient.plain(broker.host, broker.port, V311) as c:
             assert c.connect("p", clean=clean).session_present is present
             c.send(Disconnect())
             c.expect_closed()
@@ -170,14 +170,14 @@ def test_session_present_v5_depends_on_expiry(broker: BackgroundBroker) -> None:
         (False, keep, False),
     ]
     for clean, props, present in steps:
-        with RawClient(broker.host, broker.port, V5) as c:
+        with RawClient.plain(broker.host, broker.port, V5) as c:
             assert c.connect("p5", clean=clean, properties=props).session_present is present
             c.send(Disconnect())
             c.expect_closed()
 
 
 def test_v5_enhanced_auth_not_enabled(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V5) as c:
+    with RawClient.plain(broker.host, broker.port, V5) as c:
         c.send(
             Connect(client_id="a", properties=Properties.of(authentication_method="SCRAM-SHA-256"))
         )
@@ -188,7 +188,7 @@ def test_v5_enhanced_auth_not_enabled(broker: BackgroundBroker) -> None:
 
 def test_max_connections(make_broker) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(max_connections=1)
-    with RawClient(b.host, b.port, V5) as one, RawClient(b.host, b.port, V5) as two:
+    with RawClient.plain(b.host, b.port, V5) as one, RawClient.plain(b.host, b.port, V5) as two:
         one.connect("one")
         two.send(Connect(client_id="two"))
         two.parser.version = V5
@@ -202,12 +202,12 @@ def test_garbage_after_connect_closes_only_that_client(
     broker: BackgroundBroker, version: ProtocolVersion
 ) -> None:
     with (
-        RawClient(broker.host, broker.port, version) as bad,
-        RawClient(broker.host, broker.port, version) as good,
+        RawClient.plain(broker.host, broker.port, version) as bad,
+        RawClient.plain(broker.host, broker.port, version) as good,
     ):
         bad.connect("bad")
         good.connect("good")
-        bad.send_raw(b"\x00\x00")  # reserved packet type 0
+        bad.send_bytes(b"\x00\x00")  # reserved packet type 0
         got = bad.expect_closed()
         good.ping()
     if version is V5:
@@ -229,7 +229,7 @@ def test_malformed_v5_connect_gets_connack_with_reason(broker: BackgroundBroker)
 
 def test_stop_sends_server_shutting_down(make_broker) -> None:  # type: ignore[no-untyped-def]
     b = make_broker()
-    with RawClient(b.host, b.port, V5) as c:
+    with RawClient.plain(b.host, b.port, V5) as c:
         c.connect("c")
         c.ping()
         b.stop()
@@ -237,7 +237,7 @@ def test_stop_sends_server_shutting_down(make_broker) -> None:  # type: ignore[n
 
 
 def test_pingreq_before_connect_is_refused_even_when_split(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V311) as c:
-        c.send_raw(b"\xc0")
-        c.send_raw(b"\x00")
+    with RawClient.plain(broker.host, broker.port, V311) as c:
+        c.send_bytes(b"\xc0")
+        c.send_bytes(b"\x00")
         assert c.expect_closed() == []

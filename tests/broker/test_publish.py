@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from raw_mqtt_client import RawClient
 
+from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker import BackgroundBroker
 from mqttsec.reference_broker.protocol import (
     Disconnect,
@@ -27,8 +27,8 @@ BOTH = pytest.mark.parametrize("version", [V311, V5], ids=["3.1.1", "5.0"])
 
 
 def pair(b: BackgroundBroker, version: ProtocolVersion) -> tuple[RawClient, RawClient]:
-    sub = RawClient(b.host, b.port, version)
-    pub = RawClient(b.host, b.port, version)
+    sub = RawClient.plain(b.host, b.port, version)
+    pub = RawClient.plain(b.host, b.port, version)
     sub.connect("sub")
     pub.connect("pub")
     return sub, pub
@@ -43,7 +43,7 @@ def test_qos_matrix(
     sub, pub = pair(broker, version)
     with sub, pub:
         sub.subscribe(Subscription("t/#", QoS(sub_qos)))
-        pub.publish("t/1", b"hello", pub_qos, packet_id=9 if pub_qos else None)
+        pub.publish("t/1", b"hello", pub_qos, packet_id=9, await_ack=False)
         if pub_qos == 1:
             assert pub.expect(Puback).packet_id == 9
         elif pub_qos == 2:
@@ -77,9 +77,9 @@ def test_qos2_duplicate_is_not_redistributed(
     sub, pub = pair(broker, version)
     with sub, pub:
         sub.subscribe(Subscription("t", QoS(0)))
-        pub.publish("t", b"once", 2, packet_id=7)
+        pub.publish("t", b"once", 2, packet_id=7, await_ack=False)
         pub.expect(Pubrec)
-        pub.publish("t", b"once", 2, packet_id=7, dup=True)
+        pub.publish("t", b"once", 2, packet_id=7, dup=True, await_ack=False)
         pub.expect(Pubrec)
         pub.send(Pubrel(7))
         pub.expect(Pubcomp)
@@ -90,21 +90,21 @@ def test_qos2_duplicate_is_not_redistributed(
 
 @BOTH
 def test_retained_messages(broker: BackgroundBroker, version: ProtocolVersion) -> None:
-    with RawClient(broker.host, broker.port, version) as pub:
+    with RawClient.plain(broker.host, broker.port, version) as pub:
         pub.connect("pub")
-        pub.publish("r/a", b"A", 1, retain=True, packet_id=1)
+        pub.publish("r/a", b"A", 1, retain=True, packet_id=1, await_ack=False)
         pub.expect(Puback)
         pub.publish("r/b", b"B", 0, retain=True)
         pub.publish("r/b", b"", 0, retain=True)  # deletes [MQTT-3.3.1-10]
         pub.ping()
-        with RawClient(broker.host, broker.port, version) as sub:
+        with RawClient.plain(broker.host, broker.port, version) as sub:
             sub.connect("sub")
-            sub.subscribe("r/a")
+            sub.subscribe("r/a", qos=2)
             got = sub.expect(Publish)
             assert (got.payload, got.retain, got.qos) == (b"A", True, 1)  # [MQTT-3.3.1-8]
             assert got.packet_id is not None
             sub.send(Puback(got.packet_id))
-            sub.subscribe("r/b", packet_id=2)
+            sub.subscribe("r/b", packet_id=2, qos=2)
             pub.publish("r/b", b"live")
             got = sub.expect(Publish)
             assert (got.payload, got.retain) == (b"live", False)
@@ -112,14 +112,14 @@ def test_retained_messages(broker: BackgroundBroker, version: ProtocolVersion) -
 
 def test_retain_flag_v311_cleared_v5_retain_as_published(broker: BackgroundBroker) -> None:
     with (
-        RawClient(broker.host, broker.port, V311) as s3,
-        RawClient(broker.host, broker.port, V5) as s5,
-        RawClient(broker.host, broker.port, V5) as pub,
+        RawClient.plain(broker.host, broker.port, V311) as s3,
+        RawClient.plain(broker.host, broker.port, V5) as s5,
+        RawClient.plain(broker.host, broker.port, V5) as pub,
     ):
         s3.connect("s3")
         s5.connect("s5")
         pub.connect("pub")
-        s3.subscribe("t")
+        s3.subscribe("t", qos=2)
         s5.subscribe(Subscription("t", QoS(0), retain_as_published=True))
         pub.publish("t", b"x", retain=True)
         assert s3.expect(Publish).retain is False  # [MQTT-3.3.1-9]
@@ -127,12 +127,12 @@ def test_retain_flag_v311_cleared_v5_retain_as_published(broker: BackgroundBroke
 
 
 def test_retain_handling(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V5) as c:
+    with RawClient.plain(broker.host, broker.port, V5) as c:
         c.connect("c")
         c.publish("keep", b"R", retain=True)
         c.subscribe(Subscription("keep", QoS(0), retain_handling=2), packet_id=1)  # type: ignore[arg-type]
         c.publish("other", b"sentinel")
-        c.subscribe("other", packet_id=2)
+        c.subscribe("other", packet_id=2, qos=2)
         c.publish("other", b"sentinel")
         assert c.expect(Publish).payload == b"sentinel"  # nothing retained before it
         c.subscribe(Subscription("keep", QoS(0), retain_handling=1), packet_id=3)  # type: ignore[arg-type]
@@ -151,23 +151,33 @@ def test_message_expiry_interval_is_forwarded_and_expired_not_sent(make_broker) 
     now = [1000.0]
     b = BB(BrokerConfig(port=0, allow_anonymous=True), clock=lambda: now[0]).start()
     try:
-        with RawClient(b.host, b.port, V5) as pub:
+        with RawClient.plain(b.host, b.port, V5) as pub:
             pub.connect("pub")
-            with RawClient(b.host, b.port, V5) as sub:
+            with RawClient.plain(b.host, b.port, V5) as sub:
                 sub.connect(
                     "sub", clean=True, properties=Properties.of(session_expiry_interval=600)
                 )
                 sub.subscribe(Subscription("e/#", QoS(1)))
             pub.publish(
-                "e/short", b"1", 1, packet_id=1, properties=Properties.of(message_expiry_interval=5)
+                "e/short",
+                b"1",
+                1,
+                packet_id=1,
+                properties=Properties.of(message_expiry_interval=5),
+                await_ack=False,
             )
             pub.publish(
-                "e/long", b"2", 1, packet_id=2, properties=Properties.of(message_expiry_interval=50)
+                "e/long",
+                b"2",
+                1,
+                packet_id=2,
+                properties=Properties.of(message_expiry_interval=50),
+                await_ack=False,
             )
             pub.expect(Puback)
             pub.expect(Puback)
             now[0] += 10
-            with RawClient(b.host, b.port, V5) as sub:
+            with RawClient.plain(b.host, b.port, V5) as sub:
                 assert sub.connect("sub", clean=False).session_present
                 got = sub.expect(Publish)
                 assert got.payload == b"2"
@@ -181,7 +191,7 @@ def test_message_expiry_interval_is_forwarded_and_expired_not_sent(make_broker) 
 def test_topic_alias_inbound(broker: BackgroundBroker) -> None:
     sub, pub = pair(broker, V5)
     with sub, pub:
-        sub.subscribe("alias/#")
+        sub.subscribe("alias/#", qos=2)
         pub.publish("alias/x", b"1", properties=Properties.of(topic_alias=1))
         pub.publish("", b"2", properties=Properties.of(topic_alias=1))
         assert [sub.expect(Publish).topic for _ in range(2)] == ["alias/x", "alias/x"]
@@ -193,10 +203,10 @@ def test_topic_alias_inbound(broker: BackgroundBroker) -> None:
 
 def test_receive_maximum_exceeded(make_broker) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(receive_maximum=2)
-    with RawClient(b.host, b.port, V5) as pub:
+    with RawClient.plain(b.host, b.port, V5) as pub:
         pub.connect("pub")
         for pid in (1, 2, 3):
-            pub.publish("t", b"", 2, packet_id=pid)
+            pub.publish("t", b"", 2, packet_id=pid, await_ack=False)
         got = pub.expect_closed()
     assert got[:2] == [Pubrec(1), Pubrec(2)] or all(isinstance(p, Pubrec) for p in got[:-1])
     assert got[-1] == Disconnect(ReasonCode.RECEIVE_MAXIMUM_EXCEEDED)
@@ -205,7 +215,7 @@ def test_receive_maximum_exceeded(make_broker) -> None:  # type: ignore[no-untyp
 @BOTH
 def test_inbound_packet_too_large(make_broker, version: ProtocolVersion) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(max_packet_size=200)
-    with RawClient(b.host, b.port, version) as pub:
+    with RawClient.plain(b.host, b.port, version) as pub:
         pub.connect("pub")
         pub.publish("t", b"x" * 500)
         got = pub.expect_closed()
@@ -214,28 +224,28 @@ def test_inbound_packet_too_large(make_broker, version: ProtocolVersion) -> None
 
 def test_outbound_maximum_packet_size_discards(broker: BackgroundBroker) -> None:
     with (
-        RawClient(broker.host, broker.port, V5) as sub,
-        RawClient(broker.host, broker.port, V5) as pub,
+        RawClient.plain(broker.host, broker.port, V5) as sub,
+        RawClient.plain(broker.host, broker.port, V5) as pub,
     ):
         sub.connect("sub", properties=Properties.of(maximum_packet_size=64))
         pub.connect("pub")
         sub.subscribe(Subscription("t", QoS(1)))
-        pub.publish("t", b"x" * 100, 1, packet_id=1)
-        pub.publish("t", b"small", 1, packet_id=2)
+        pub.publish("t", b"x" * 100, 1, packet_id=1, await_ack=False)
+        pub.publish("t", b"small", 1, packet_id=2, await_ack=False)
         got = sub.expect(Publish)
         assert got.payload == b"small"  # [MQTT-3.1.2-25]
 
 
 def test_outbound_receive_maximum_window(broker: BackgroundBroker) -> None:
     with (
-        RawClient(broker.host, broker.port, V5) as sub,
-        RawClient(broker.host, broker.port, V5) as pub,
+        RawClient.plain(broker.host, broker.port, V5) as sub,
+        RawClient.plain(broker.host, broker.port, V5) as pub,
     ):
         sub.connect("sub", properties=Properties.of(receive_maximum=2))
         pub.connect("pub")
         sub.subscribe(Subscription("t", QoS(1)))
         for i in range(5):
-            pub.publish("t", str(i).encode(), 1, packet_id=i + 1)
+            pub.publish("t", str(i).encode(), 1, packet_id=i + 1, await_ack=False)
         first = [sub.expect(Publish) for _ in range(2)]
         sub.ping()  # nothing else arrived before the PINGRESP: the window is full
         assert not sub.pending
@@ -251,22 +261,22 @@ def test_unacked_messages_redelivered_with_dup_on_resume(
     broker: BackgroundBroker, version: ProtocolVersion
 ) -> None:
     props = Properties.of(session_expiry_interval=60) if version is V5 else Properties()
-    with RawClient(broker.host, broker.port, version) as pub:
+    with RawClient.plain(broker.host, broker.port, version) as pub:
         pub.connect("pub")
-        with RawClient(broker.host, broker.port, version) as sub:
+        with RawClient.plain(broker.host, broker.port, version) as sub:
             sub.connect("sub", clean=False, properties=props)
             sub.subscribe(Subscription("t", QoS(2)))
-            pub.publish("t", b"q1", 1, packet_id=1)
-            pub.publish("t", b"q2", 2, packet_id=2)
+            pub.publish("t", b"q1", 1, packet_id=1, await_ack=False)
+            pub.publish("t", b"q2", 2, packet_id=2, await_ack=False)
             first = sub.expect(Publish)
             second = sub.expect(Publish)
             sub.send(Pubrec(second.packet_id))  # type: ignore[arg-type]
             sub.expect(Pubrel)
             sub.send(Disconnect())
             sub.expect_closed()  # the broker has taken the session offline
-        pub.publish("t", b"queued", 1, packet_id=3)  # while offline
+        pub.publish("t", b"queued", 1, packet_id=3, await_ack=False)  # while offline
         pub.expect(Puback)
-        with RawClient(broker.host, broker.port, version) as sub:
+        with RawClient.plain(broker.host, broker.port, version) as sub:
             assert sub.connect("sub", clean=False, properties=props).session_present
             again = sub.expect(Publish)
             assert (again.payload, again.dup, again.packet_id) == (b"q1", True, first.packet_id)
@@ -280,32 +290,32 @@ def test_max_qos_caps_grant_and_refuses_higher_publish(
     make_broker, version: ProtocolVersion
 ) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(max_qos=1)
-    with RawClient(b.host, b.port, version) as c:
+    with RawClient.plain(b.host, b.port, version) as c:
         c.connect("c")
         assert c.subscribe(Subscription("t", QoS(2))).reason_codes == (ReasonCode.GRANTED_QOS_1,)
-        c.publish("t", b"", 2, packet_id=1)
+        c.publish("t", b"", 2, packet_id=1, await_ack=False)
         got = c.expect_closed()
     assert got == ([Disconnect(ReasonCode.QOS_NOT_SUPPORTED)] if version is V5 else [])
 
 
 def test_retain_not_available(make_broker) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(retain_available=False)
-    with RawClient(b.host, b.port, V5) as c:
+    with RawClient.plain(b.host, b.port, V5) as c:
         assert c.connect("c").properties.get(PropertyId.RETAIN_AVAILABLE) == 0
         c.publish("t", b"x", retain=True)
         assert c.expect_closed() == [Disconnect(ReasonCode.RETAIN_NOT_SUPPORTED)]
 
 
 def test_topic_alias_zero_is_invalid(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V5) as c:
+    with RawClient.plain(broker.host, broker.port, V5) as c:
         c.connect("a")
         body = b"\x00\x01t" + b"\x03\x23\x00\x00" + b"p"  # PUBLISH "t", Topic Alias 0
-        c.send_raw(bytes([0x30, len(body)]) + body)
+        c.send_bytes(bytes([0x30, len(body)]) + body)
         assert c.expect_closed() == [Disconnect(ReasonCode.TOPIC_ALIAS_INVALID)]
 
 
 def test_unknown_topic_alias_is_protocol_error(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V5) as c:
+    with RawClient.plain(broker.host, broker.port, V5) as c:
         c.connect("a")
         c.publish("", b"p", properties=Properties.of(topic_alias=4))
         assert c.expect_closed() == [Disconnect(ReasonCode.PROTOCOL_ERROR)]

@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-from raw_mqtt_client import RawClient
 
+from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker import BackgroundBroker, Broker, BrokerConfig, BrokerThreadError
 from mqttsec.reference_broker.protocol import (
     Pingreq,
@@ -42,7 +42,7 @@ def test_run_broker_stops_cleanly_on_sigterm_and_sigint(tmp_path) -> None:  # ty
             while "listening" not in line and time.monotonic() < deadline:
                 line = proc.stderr.readline()
             port = int(line.rsplit("port", 1)[1])
-            with RawClient("127.0.0.1", port, V5) as c:
+            with RawClient.plain("127.0.0.1", port, V5) as c:
                 c.connect("sig")
                 proc.send_signal(sig)
                 c.expect_closed()
@@ -57,14 +57,14 @@ def test_run_broker_stops_cleanly_on_sigterm_and_sigint(tmp_path) -> None:  # ty
 
 def test_background_broker_reraises_internal_errors(make_broker) -> None:  # type: ignore[no-untyped-def]
     b = BackgroundBroker(BrokerConfig(port=0, allow_anonymous=True)).start()
-    with RawClient(b.host, b.port, V5) as c:
+    with RawClient.plain(b.host, b.port, V5) as c:
         c.connect("c")
 
         def boom(*args: object) -> None:
             raise ZeroDivisionError("planted bug")
 
         b.call(lambda: b.core.connections["c"]._handlers.__setitem__(Pingreq, boom))
-        c.send_raw(b"\xc0\x00")
+        c.send_bytes(b"\xc0\x00")
         c.expect_closed()
     with pytest.raises(BrokerThreadError) as info:
         b.stop()
@@ -88,9 +88,9 @@ def test_broker_ports_before_start() -> None:
 def test_slow_consumer_does_not_stall_others(make_broker) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(max_outbound_buffer=16 * 1024, slow_consumer_timeout=0.2)
     with (
-        RawClient(b.host, b.port, V5) as slow,
-        RawClient(b.host, b.port, V5) as fast,
-        RawClient(b.host, b.port, V5) as pub,
+        RawClient.plain(b.host, b.port, V5) as slow,
+        RawClient.plain(b.host, b.port, V5) as fast,
+        RawClient.plain(b.host, b.port, V5) as pub,
     ):
         slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.connect("slow")
@@ -103,7 +103,7 @@ def test_slow_consumer_does_not_stall_others(make_broker) -> None:  # type: igno
         received = 0
         deadline = time.monotonic() + 20
         for _ in range(30):  # 3000 messages, ~3 MB, to a client that never reads
-            pub.send_raw(blob)
+            pub.send_bytes(blob)
             while fast.pending or received < 1:
                 fast.expect(Publish)
                 received += 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from raw_mqtt_client import Closed, RawClient
 
+from mqttsec.fixtures.clients import PeerClosed
+from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker import BackgroundBroker
 from mqttsec.reference_broker.protocol import (
     Disconnect,
@@ -29,12 +30,12 @@ BOTH = pytest.mark.parametrize("version", [V311, V5], ids=["3.1.1", "5.0"])
 def test_overlapping_subscriptions_deliver_once_with_max_qos(
     broker: BackgroundBroker, version: ProtocolVersion
 ) -> None:
-    with RawClient(broker.host, broker.port, version) as c:
+    with RawClient.plain(broker.host, broker.port, version) as c:
         c.connect("c")
         c.subscribe(
             Subscription("a/+", QoS(0)), Subscription("a/#", QoS(1)), Subscription("#", QoS(0))
         )
-        c.publish("a/b", b"x", 2, packet_id=1)
+        c.publish("a/b", b"x", 2, packet_id=1, await_ack=False)
         two = [c.recv(), c.recv()]  # the PUBREC and the delivery, in either order
         [got] = [p for p in two if isinstance(p, Publish)]
         assert got.qos == 1
@@ -44,11 +45,11 @@ def test_overlapping_subscriptions_deliver_once_with_max_qos(
 
 
 def test_v5_subscription_identifiers_all_included(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V5) as c:
+    with RawClient.plain(broker.host, broker.port, V5) as c:
         c.connect("c")
-        c.subscribe("a/+", packet_id=1, properties=Properties.of(subscription_identifier=5))
-        c.subscribe("a/#", packet_id=2, properties=Properties.of(subscription_identifier=9))
-        c.subscribe("#", packet_id=3)
+        c.subscribe("a/+", packet_id=1, properties=Properties.of(subscription_identifier=5), qos=2)
+        c.subscribe("a/#", packet_id=2, properties=Properties.of(subscription_identifier=9), qos=2)
+        c.subscribe("#", packet_id=3, qos=2)
         c.publish("a/b", b"x")
         got = c.expect(Publish)
         assert sorted(got.properties.get_all(PropertyId.SUBSCRIPTION_IDENTIFIER)) == [5, 9]  # type: ignore[type-var]
@@ -56,8 +57,8 @@ def test_v5_subscription_identifiers_all_included(broker: BackgroundBroker) -> N
 
 def test_v5_no_local(broker: BackgroundBroker) -> None:
     with (
-        RawClient(broker.host, broker.port, V5) as c,
-        RawClient(broker.host, broker.port, V5) as other,
+        RawClient.plain(broker.host, broker.port, V5) as c,
+        RawClient.plain(broker.host, broker.port, V5) as other,
     ):
         c.connect("c")
         other.connect("o")
@@ -72,9 +73,9 @@ def test_shared_subscription_round_robin(
     broker: BackgroundBroker, version: ProtocolVersion
 ) -> None:
     with (
-        RawClient(broker.host, broker.port, version) as m1,
-        RawClient(broker.host, broker.port, version) as m2,
-        RawClient(broker.host, broker.port, version) as pub,
+        RawClient.plain(broker.host, broker.port, version) as m1,
+        RawClient.plain(broker.host, broker.port, version) as m2,
+        RawClient.plain(broker.host, broker.port, version) as pub,
     ):
         m1.connect("m1")
         m2.connect("m2")
@@ -93,10 +94,10 @@ def test_shared_subscription_round_robin(
 
 
 def test_shared_subscription_no_local_is_protocol_error(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V5) as c:
+    with RawClient.plain(broker.host, broker.port, V5) as c:
         c.connect("c")
         body = b"\x00\x01\x00\x00\x0a$share/g/t\x04"  # SUBSCRIBE with no-local set
-        c.send_raw(bytes([0x82, len(body)]) + body)
+        c.send_bytes(bytes([0x82, len(body)]) + body)
         got = c.expect_closed()
     assert got == [Disconnect(ReasonCode.PROTOCOL_ERROR)] or (
         len(got) == 1 and getattr(got[0], "reason_code", 0) >= 0x80
@@ -104,10 +105,10 @@ def test_shared_subscription_no_local_is_protocol_error(broker: BackgroundBroker
 
 
 def test_dollar_topics_not_matched_by_leading_wildcards(broker: BackgroundBroker) -> None:
-    with RawClient(broker.host, broker.port, V5) as c:
+    with RawClient.plain(broker.host, broker.port, V5) as c:
         c.connect("c")
-        c.subscribe("#", "+/info", packet_id=1)
-        c.subscribe("$app/#", packet_id=2)  # $SYS itself is not writable by clients
+        c.subscribe("#", "+/info", packet_id=1, qos=2)
+        c.subscribe("$app/#", packet_id=2, qos=2)  # $SYS itself is not writable by clients
         c.publish("$app/info", b"sys")
         got = c.expect(Publish)
         assert got.properties == Properties()
@@ -119,9 +120,9 @@ def test_dollar_topics_not_matched_by_leading_wildcards(broker: BackgroundBroker
 
 @BOTH
 def test_unsubscribe(broker: BackgroundBroker, version: ProtocolVersion) -> None:
-    with RawClient(broker.host, broker.port, version) as c:
+    with RawClient.plain(broker.host, broker.port, version) as c:
         c.connect("c")
-        c.subscribe("a", "b")
+        c.subscribe("a", "b", qos=2)
         c.send(Unsubscribe(5, ("a", "nope")))
         unsuback = c.expect(Unsuback)
         assert unsuback.packet_id == 5
@@ -137,9 +138,9 @@ def test_features_not_available_are_refused_in_suback(
     make_broker, version: ProtocolVersion
 ) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(wildcard_subscription_available=False, shared_subscription_available=False)
-    with RawClient(b.host, b.port, version) as c:
+    with RawClient.plain(b.host, b.port, version) as c:
         c.connect("c")
-        codes = c.subscribe("a/+", "$share/g/a", "a/b").reason_codes
+        codes = c.subscribe("a/+", "$share/g/a", "a/b", qos=2).reason_codes
     if version is V5:
         assert codes == (
             ReasonCode.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED,
@@ -156,7 +157,7 @@ def test_features_not_available_are_refused_in_suback(
 
 def test_subscription_identifiers_not_available(make_broker) -> None:  # type: ignore[no-untyped-def]
     b = make_broker(subscription_identifier_available=False)
-    with RawClient(b.host, b.port, V5) as c:
+    with RawClient.plain(b.host, b.port, V5) as c:
         c.connect("c")
         from mqttsec.reference_broker.protocol import Subscribe
 
@@ -168,14 +169,14 @@ def test_subscription_identifiers_not_available(make_broker) -> None:  # type: i
 def test_invalid_filter_gets_failure_code(
     broker: BackgroundBroker, version: ProtocolVersion
 ) -> None:
-    with RawClient(broker.host, broker.port, version) as c:
+    with RawClient.plain(broker.host, broker.port, version) as c:
         c.connect("c")
         props = b"\x00" if version is V5 else b""
         body = b"\x00\x07" + props + b"\x00\x05a/#/b\x00" + b"\x00\x01t\x00"
-        c.send_raw(bytes([0x82, len(body)]) + body)
+        c.send_bytes(bytes([0x82, len(body)]) + body)
         try:
             first = [c.recv()]
-        except Closed:  # closed without a packet (3.1.1)
+        except PeerClosed:  # closed without a packet (3.1.1)
             first = []
         packets = (
             first

@@ -1,33 +1,29 @@
-"""Clients for the broker security tests: paho (3.1.1 and 5.0) and raw MQTT over a socket.
+"""Paho clients for the broker security tests (3.1.1 and 5.0), and the raw CONNACK probe.
 
 Negative checks never sleep: :meth:`Paho.collect_until` reads until a sentinel message that
 was published *after* the forbidden one; had the forbidden one been delivered, it would be
-in the list. Raw clients see the exact CONNACK, PUBACK and SUBACK codes.
+in the list. Raw MQTT (exact CONNACK, PUBACK and SUBACK codes) is
+:class:`mqttsec.fixtures.raw_client.RawClient`; :func:`connack_code` is a probe over it.
+
+:class:`Paho` is not :class:`mqttsec.fixtures.clients.MqttClient`: the tests assert that a
+3.1.1 publish is acknowledged with code 0, where MqttClient reports 3.1.1 acks as None.
 """
 
 from __future__ import annotations
 
 import queue
-import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties as PahoProperties
 from paho.mqtt.reasoncodes import ReasonCode as PahoReasonCode
 
-from mqttsec.reference_broker.protocol import (
-    Connack,
-    Connect,
-    Packet,
-    ProtocolVersion,
-    StreamParser,
-    Will,
-    encode,
-)
+from mqttsec.fixtures.raw_client import RawClient
+from mqttsec.reference_broker.protocol import Connack, Connect, ProtocolVersion, Will
 
 WAIT = 5.0
 V311 = ProtocolVersion.V311
@@ -179,48 +175,6 @@ def paho(
     return wrapper
 
 
-class Raw:
-    """MQTT over a plain socket: send packets, read packets, with our codec."""
-
-    def __init__(self, port: int, version: ProtocolVersion, source: str | None = None) -> None:
-        self.sock = socket.create_connection(
-            ("127.0.0.1", port), timeout=WAIT, source_address=(source, 0) if source else None
-        )
-        self.version = version
-        self.parser = StreamParser(version, role="client")
-        self.pending: list[Packet] = []
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def send(self, *packets: Packet) -> None:
-        self.sock.sendall(b"".join(encode(p, self.version) for p in packets))
-
-    def recv(self) -> Packet | None:
-        """The next packet, or None when the broker closed the connection."""
-        deadline = time.monotonic() + WAIT
-        while not self.pending:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, "no packet from the broker"
-            self.sock.settimeout(remaining)
-            try:
-                data = self.sock.recv(65536)
-            except ConnectionResetError:
-                data = b""
-            if not data:
-                return None
-            self.pending.extend(self.parser.feed(data))
-        return self.pending.pop(0)
-
-    def expect(self, cls: type[Any]) -> Any:
-        packet = self.recv()
-        assert isinstance(packet, cls), f"expected {cls.__name__}, got {packet!r}"
-        return packet
-
-
 def connack_code(
     port: int,
     version: ProtocolVersion,
@@ -232,7 +186,7 @@ def connack_code(
     source: str | None = None,
 ) -> int | None:
     """The CONNACK code for a CONNECT, or None if the broker closed without CONNACK."""
-    with Raw(port, version, source) as raw:
+    with RawClient.plain("127.0.0.1", port, version, timeout=WAIT, source=source) as raw:
         raw.send(
             Connect(
                 client_id=client_id,
@@ -242,7 +196,7 @@ def connack_code(
                 will=will,
             )
         )
-        packet = raw.recv()
+        packet = raw.recv_or_closed()
         if packet is None:
             return None
         assert isinstance(packet, Connack), packet

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from broker_clients import V5, V311, Raw, connack_code, paho
+from broker_clients import V5, V311, connack_code, paho
 
 from conftest import MosquittoBroker
+from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker import BackgroundBroker, BrokerConfig
 from mqttsec.reference_broker.message import Message
 from mqttsec.reference_broker.protocol import (
@@ -111,12 +112,16 @@ def test_denied_publish_answers_per_version(make_broker: MakeBroker, files: dict
 def test_disconnect_on_denied_publish(make_broker: MakeBroker, files: dict[str, str]) -> None:
     b = broker(make_broker, files, disconnect_on_denied_publish=True)
     for version in (V311, V5):
-        with Raw(b.port, version) as raw:
+        with RawClient.plain("127.0.0.1", b.port, version) as raw:
             raw.send(Connect("alice", version, username="alice", password=b"a"))
             assert raw.expect(Connack).reason_code == 0
             raw.send(Publish("a/ok", b"1", QoS(1), packet_id=1), Publish("b/x", b"2", QoS(0)))
             assert isinstance(raw.recv(), Puback)
-            rest = [raw.recv(), raw.recv()] if version is V5 else [raw.recv()]
+            rest = (
+                [raw.recv_or_closed(), raw.recv_or_closed()]
+                if version is V5
+                else [raw.recv_or_closed()]
+            )
             assert rest[-1] is None  # closed (5.0: after DISCONNECT 0x87)
             if version is V5:
                 assert getattr(rest[0], "reason_code", None) == 0x87
@@ -139,7 +144,7 @@ def test_every_filter_of_a_subscribe_is_judged(
         assert alice.topics_until("sentinel") == ["a/1"]
         alice.close()
         bob.close()
-    with Raw(ours, V5) as raw:
+    with RawClient.plain("127.0.0.1", ours, V5) as raw:
         raw.send(Connect("a5", V5, username="alice", password=b"a"))
         raw.expect(Connack)
         raw.send(Subscribe(1, tuple(Subscription(f, QoS(1)) for f in filters)))
@@ -283,7 +288,7 @@ def test_will_checked_at_connect_and_again_when_published(
         assert connack_code(b.port, V5, "alice", b"a", will=will) == 0x87
     bob = paho(b.port, "bob", username="bob", password="b")
     bob.subscribe("will/#", "sentinel")
-    dying = Raw(b.port, V311)
+    dying = RawClient.plain("127.0.0.1", b.port, V311)
     dying.send(
         Connect("dying", V311, username="alice", password=b"a", will=Will("will/alice", b"w"))
     )
@@ -310,7 +315,7 @@ def test_pubrec_denied_qos2_flow_ends_and_allowed_ones_work(
     make_broker: MakeBroker, files: dict[str, str]
 ) -> None:
     b = broker(make_broker, files)
-    with Raw(b.port, V5) as raw:
+    with RawClient.plain("127.0.0.1", b.port, V5) as raw:
         raw.send(Connect("q2", V5, username="alice", password=b"a"))
         raw.expect(Connack)
         raw.send(
@@ -370,7 +375,7 @@ def test_unacknowledged_flight_not_resent_after_read_was_revoked(
     """CVE-2021-34434 class: an unfinished QoS 1/2 delivery is checked again on resume."""
     b = broker(make_broker, files, acl=str(live_acl))
     expiry = Properties.of(session_expiry_interval=300)
-    with Raw(b.port, V5) as raw:
+    with RawClient.plain("127.0.0.1", b.port, V5) as raw:
         raw.send(Connect("bob", V5, False, username="bob", password=b"b", properties=expiry))
         raw.expect(Connack)
         raw.send(Subscribe(1, (Subscription("b/#", QoS(2)), Subscription("sentinel", QoS(1)))))
@@ -379,7 +384,7 @@ def test_unacknowledged_flight_not_resent_after_read_was_revoked(
         assert raw.expect(Publish).topic == "b/secret"  # received, never acknowledged
     live_acl.write_text(ACL.replace("topic read b/#\n", ""))
     assert b.call(b.core.reload_security) is True
-    with Raw(b.port, V5) as raw:
+    with RawClient.plain("127.0.0.1", b.port, V5) as raw:
         raw.send(Connect("bob", V5, False, username="bob", password=b"b", properties=expiry))
         assert raw.expect(Connack).session_present
         b.call(lambda: b.core.publish(Message("sentinel", b"s", 1)))

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from broker_clients import V5, V311, Raw, connack_code, paho
+from broker_clients import V5, V311, connack_code, paho
 
 from conftest import MosquittoBroker, connect_result
+from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker import BackgroundBroker, BrokerConfig
 from mqttsec.reference_broker.protocol import (
     Connack,
@@ -108,14 +109,14 @@ def test_refused_connect_keeps_no_session_takes_nothing_over_and_sends_no_will(
     owner = paho(b.port, "dev1", username="alice", password="secret", v5=True)
     will = Will("will/dev1", b"gone", QoS(1))
     for version in (V311, V5):
-        with Raw(b.port, version) as raw:
+        with RawClient.plain("127.0.0.1", b.port, version) as raw:
             raw.send(
                 Connect(
                     "dev1", version, clean_start=False, username="alice", password=b"x", will=will
                 )
             )
             assert raw.expect(Connack).reason_code in (0x04, 0x86)
-            assert raw.recv() is None  # closed: no session, the will is dropped with it
+            assert raw.recv_or_closed() is None  # closed: no session, the will is dropped with it
     sessions = b.call(lambda: sorted(s.client_id for s in b.core.sessions))
     assert sessions == ["dev1", "watcher"]  # only the real ones
     assert b.call(lambda: b.core.connections["dev1"].username) == "alice"  # not taken over
@@ -153,7 +154,7 @@ def test_async_authentication_holds_back_later_packets(make_broker: MakeBroker) 
     watcher = paho(b.port, "watcher", username="w", password="token-ok")
     watcher.subscribe("t/#")
     for password, accepted in ((b"token-no", False), (b"token-ok", True)):
-        with Raw(b.port, V311) as raw:
+        with RawClient.plain("127.0.0.1", b.port, V311) as raw:
             raw.send(
                 Connect("c", V311, username="u", password=password),
                 Subscribe(1, (Subscription("t/#", QoS(0)),)),
@@ -163,7 +164,7 @@ def test_async_authentication_holds_back_later_packets(make_broker: MakeBroker) 
             connack = raw.expect(Connack)
             if not accepted:
                 assert connack.reason_code == 0x05
-                assert raw.recv() is None
+                assert raw.recv_or_closed() is None
                 continue
             assert connack.reason_code == 0
             assert isinstance(raw.recv(), Suback)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 import trustme
-from broker_clients import V5, Raw, connack_code, paho
+from broker_clients import V5, connack_code, paho
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tls_pki import Pair, client_context, write_ca, write_leaf
 
+from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker import BackgroundBroker, BrokerConfig
 from mqttsec.reference_broker.config import ListenerConfig
 from mqttsec.reference_broker.protocol import Connack, Connect, Puback, Publish, QoS
@@ -153,7 +154,7 @@ def test_async_publish_hooks_keep_order_and_answer_per_packet(make_broker: MakeB
     b = make_broker(BrokerConfig(port=0, allow_anonymous=True, plugins=(plugin,)))
     sub = paho(b.port, "sub", v5=True)
     assert sub.subscribe("o/#", "o/deny/#", "o/x/deny") == [1, 0x87, 0x87]
-    with Raw(b.port, V5) as raw:
+    with RawClient.plain("127.0.0.1", b.port, V5) as raw:
         raw.send(Connect("pub", V5))
         assert raw.expect(Connack).reason_code == 0
         topics = ["o/1", "o/deny", "o/2", "o/3/deny", "o/4", "o/end"]
