@@ -1,0 +1,129 @@
+"""The auth family (``mqttsec.suites.auth``) run as users run it, in a subprocess:
+every scenario passes against the reference broker, none is a harness error against
+mosquitto (its fails and deviations there would be findings about mosquitto), and the
+scenarios can fail: against a broker that lets everyone in, they do."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mqttsec.fixtures.targets._process import free_port
+
+SCENARIOS = {
+    "AUTH-VALID-LOGIN",
+    "AUTH-ANONYMOUS-REFUSED",
+    "AUTH-WRONG-PASSWORD",
+    "AUTH-UNKNOWN-USER",
+    "AUTH-EMPTY-PASSWORD",
+    "AUTH-PASSWORD-NEAR-MISS",
+    "AUTH-PASSWORD-WITHOUT-USERNAME",
+    "AUTH-LONG-CREDENTIALS",
+    "AUTH-USERNAME-MALFORMED",
+    "AUTH-REFUSAL-CLOSES",
+    "AUTH-REFUSED-NO-WILL",
+    "AUTH-REFUSED-NO-PUBLISH",
+    "AUTH-REFUSED-NO-SESSION",
+    "AUTH-REFUSED-NO-TAKEOVER",
+    "AUTH-CLIENTID-TAKEOVER-SESSION",
+}
+
+
+def _run_suite(target: str, workdir: Path) -> list[dict[str, Any]]:
+    """Run the auth family against *target*; the rows of its results.json."""
+    report = workdir / "report"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "mqttsec.suites.auth",
+        f"--mqtt-target={target}",
+        f"--mqtt-report-dir={report}",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
+    done = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert (report / "results.json").exists(), done.stdout + done.stderr
+    rows: list[dict[str, Any]] = json.loads((report / "results.json").read_text())["results"]
+    assert {r["scenario"] for r in rows} == SCENARIOS, done.stdout
+    assert {(r["scenario"], r["mqtt_version"]) for r in rows} == {
+        (s, v) for s in SCENARIOS for v in ("3.1.1", "5.0")
+    }
+    return rows
+
+
+def _describe(rows: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{r['scenario']} {r['mqtt_version']}: {r['outcome']} {r['detail']}" for r in rows
+    )
+
+
+def test_auth_family_passes_on_the_reference_broker(tmp_path: Path) -> None:
+    rows = _run_suite("reference", tmp_path)
+    bad = [r for r in rows if r["outcome"] != "pass"]
+    assert not bad, _describe(bad)
+    assert all(r["family"] == "auth" and r["target"] == "reference" for r in rows)
+
+
+@pytest.mark.mosquitto
+def test_auth_family_runs_cleanly_on_mosquitto(tmp_path: Path) -> None:
+    rows = _run_suite("local:mosquitto", tmp_path)
+    errors = [r for r in rows if r["outcome"] in ("error", "unsupported")]
+    assert not errors, _describe(errors)
+
+
+#: What an open broker (anonymous allowed, no password file) must be caught at.
+MUST_FAIL_ON_OPEN_BROKER = {
+    "AUTH-ANONYMOUS-REFUSED",
+    "AUTH-WRONG-PASSWORD",
+    "AUTH-UNKNOWN-USER",
+    "AUTH-EMPTY-PASSWORD",
+    "AUTH-PASSWORD-NEAR-MISS",
+    "AUTH-REFUSED-NO-WILL",
+    "AUTH-REFUSED-NO-PUBLISH",
+}
+
+
+@pytest.mark.mosquitto
+def test_auth_family_catches_a_broker_that_lets_everyone_in(
+    tmp_path: Path, mosquitto_tools: dict[str, Path]
+) -> None:
+    """The same scenarios against mosquitto with ``allow_anonymous true`` and no password
+    file, reached as an endpoint described by the default profile: each check above fails."""
+    binary = mosquitto_tools["mosquitto"]
+    port = free_port()
+    conf = tmp_path / "open.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    broker = subprocess.Popen(
+        [str(binary), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the open mosquitto did not start"
+                time.sleep(0.05)
+        rows = _run_suite(f"endpoint:mqtt://127.0.0.1:{port}", tmp_path)
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
+    caught = [r for r in rows if r["scenario"] in MUST_FAIL_ON_OPEN_BROKER]
+    assert len(caught) == 2 * len(MUST_FAIL_ON_OPEN_BROKER)
+    missed = [r for r in caught if r["outcome"] != "fail"]
+    assert not missed, _describe(missed)
