@@ -8,7 +8,7 @@ import pytest
 
 from mqttsec.cli import main as cli_main
 from mqttsec.errors import TargetError
-from mqttsec.fixtures.targets import Endpoint, all_targets, get_target
+from mqttsec.fixtures.targets import Endpoint, all_targets, get_target, register_target
 
 
 def test_registry_knows_the_builtin_targets() -> None:
@@ -37,3 +37,29 @@ def test_targets_command_table_and_json(capsys: pytest.CaptureFixture[str]) -> N
     reference = next(row for row in rows if row["name"] == "reference")
     assert reference["installed"] is True and "subscribe-time-acl" in reference["capabilities"]
     assert cli_main(["targets", "--bogus"]) == 2
+
+
+def test_a_module_imported_again_keeps_its_target_name() -> None:
+    """pytester restores sys.modules after an in-process run, so a target module can be
+    imported twice: the class defined anew is the same target; another class is refused."""
+    import importlib
+    import sys
+
+    from mqttsec.fixtures.targets import aedes
+
+    first = get_target("local:aedes")
+    del sys.modules["mqttsec.fixtures.targets.aedes"]
+    again = importlib.import_module("mqttsec.fixtures.targets.aedes")
+    try:
+        assert again.AedesTarget is not aedes.AedesTarget
+        assert type(get_target("local:aedes")) is again.AedesTarget
+        assert type(first).name == again.AedesTarget.name
+
+        class Impostor(again.AedesTarget):  # type: ignore[misc,name-defined]
+            pass
+
+        with pytest.raises(TargetError, match="is taken by"):
+            register_target(Impostor)
+    finally:
+        sys.modules["mqttsec.fixtures.targets.aedes"] = aedes
+        register_target(aedes.AedesTarget)
