@@ -23,8 +23,9 @@ NAME = "local:aedes"
 
 class TestAedes(TargetContract):
     @pytest.fixture(scope="class")
+    @classmethod
     def running(
-        self, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
+        cls, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[RunningTarget]:
         require_installed(NAME)
         with get_target(NAME).start(profile, pki, tmp_path_factory.mktemp("aedes")) as r:

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.amqtt
 
 class TestAmqtt(TargetContract):
     @pytest.fixture(scope="class")
+    @classmethod
     def running(
-        self, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
+        cls, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[RunningTarget]:
         with get_target("local:amqtt").start(profile, pki, tmp_path_factory.mktemp("amqtt")) as r:
             yield r

@@ -38,13 +38,15 @@ def declared(default_profile: SecurityProfile, deployment: RunningTarget) -> Sec
 
 class TestEndpoint(TargetContract):
     @pytest.fixture(scope="class")
+    @classmethod
     def running(
-        self, declared: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
+        cls, declared: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
     ) -> RunningTarget:
         return get_target("endpoint").start(declared, pki, tmp_path_factory.mktemp("ep"))
 
     @pytest.fixture(scope="class")
-    def profile(self, declared: SecurityProfile) -> SecurityProfile:
+    @classmethod
+    def profile(cls, declared: SecurityProfile) -> SecurityProfile:
         return declared
 
     def test_capabilities_implied_by_profile(self, running: RunningTarget) -> None:

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.mosquitto
 
 class TestMosquitto(TargetContract):
     @pytest.fixture(scope="class")
+    @classmethod
     def running(
-        self, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
+        cls, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[RunningTarget]:
         target = get_target("local:mosquitto")
         with target.start(profile, pki, tmp_path_factory.mktemp("mosquitto")) as r:

@@ -23,8 +23,9 @@ NAME = "local:rabbitmq"
 
 class TestRabbitMQ(TargetContract):
     @pytest.fixture(scope="class")
+    @classmethod
     def running(
-        self, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
+        cls, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[RunningTarget]:
         require_installed(NAME)
         target = get_target(NAME)

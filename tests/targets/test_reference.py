@@ -18,8 +18,9 @@ from .target_contract import TargetContract, port_closed
 
 class TestInProcess(TargetContract):
     @pytest.fixture(scope="class")
+    @classmethod
     def running(
-        self, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
+        cls, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[RunningTarget]:
         with get_target("reference").start(profile, pki, tmp_path_factory.mktemp("ref")) as r:
             yield r
@@ -31,8 +32,9 @@ class TestInProcess(TargetContract):
 
 class TestSubprocess(TargetContract):
     @pytest.fixture(scope="class")
+    @classmethod
     def running(
-        self, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
+        cls, profile: SecurityProfile, pki: PkiFiles, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[RunningTarget]:
         target = get_target("reference:subprocess")
         with target.start(profile, pki, tmp_path_factory.mktemp("refsub")) as r:
