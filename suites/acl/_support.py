@@ -1,0 +1,259 @@
+"""Helpers shared by the ACL scenarios: probe topics derived from the profile's rules,
+actors (a user with a known client id), and the sentinel proof for several messages.
+
+Nothing here hard-codes a user or a topic. Probe topics are made from the rules of the
+profile (``%u`` and ``%c`` substituted, wildcards replaced by fresh levels); what should
+happen to them is asked of :meth:`~mqttsec.fixtures.profile.SecurityProfile.may_publish`
+and :meth:`~mqttsec.fixtures.profile.SecurityProfile.may_receive`, with the client id the
+client really uses.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mqttsec.fixtures.clients import ClientTimeout, MqttClient, PeerClosed, Received
+from mqttsec.fixtures.expect import SentinelLost
+from mqttsec.fixtures.plugin import mqttsec_unsupported
+from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
+
+__all__ = [
+    "LISTENER",
+    "VICTIM_CLIENT_ID",
+    "Actor",
+    "Leak",
+    "MqttClientFactory",
+    "find_sentinel",
+    "first",
+    "narrow_readers",
+    "password_users",
+    "plan_leak",
+    "probe_topics",
+    "prove_absent",
+    "read_until",
+    "sentinel_for",
+    "unique",
+]
+
+MqttClientFactory = Callable[..., MqttClient]
+
+LISTENER = "plain"
+"""The listener the ACL is probed on (password users, no certificate identities)."""
+
+VICTIM_CLIENT_ID = "mqttsec-acl-victim"
+"""The client id of "somebody else" when a ``%c`` rule is probed from the outside."""
+
+
+def unique(prefix: str = "mqttsec-acl") -> str:
+    """A name no other test (or earlier run) uses: topic levels, payloads, client ids."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def password_users(profile: SecurityProfile) -> list[str]:
+    """The password users who may connect on :data:`LISTENER`; unsupported if fewer than
+    two (an ACL between one user and nobody proves little)."""
+    if profile.listener(LISTENER).kind is ListenerKind.MTLS:
+        mqttsec_unsupported(f"profile {profile.name!r}: listener {LISTENER!r} is mTLS")
+    users = sorted(u for u in profile.users if profile.may_connect(u, LISTENER))
+    if len(users) < 2:
+        mqttsec_unsupported(f"profile {profile.name!r} has fewer than two password users")
+    return users
+
+
+def _concrete(rule_topic: str, user: str, client_id: str) -> str | None:
+    """A fresh topic name matched by one rule's filter with *user* and *client_id*
+    substituted; None for ``$`` topics (nobody may publish there)."""
+    if rule_topic.startswith("$"):
+        return None
+    base = rule_topic.replace("%u", user).replace("%c", client_id)
+    levels = [unique("lvl") if level in ("+", "#") else level for level in base.split("/")]
+    if base.endswith("#") and len(levels) > 1:
+        levels[-1] = unique("x")
+    return "/".join(levels)
+
+
+def probe_topics(profile: SecurityProfile, client_id: str) -> list[str]:
+    """One fresh topic per rule and identity: each rule's filter made concrete, ``%u`` as
+    every identity of the profile (so one user's pattern topics are probed by the others)
+    and ``%c`` as *client_id* and as another client's id. Both sides of every rule are
+    thus in the list: the users it grants and the users it does not."""
+    out: list[str] = []
+    names = sorted(profile.identities())
+    for rule in profile.acl:
+        users = names if "%u" in rule.topic else names[:1]
+        ids = (client_id, VICTIM_CLIENT_ID) if "%c" in rule.topic else (client_id,)
+        for user in users:
+            for cid in ids:
+                topic = _concrete(rule.topic, user, cid)
+                if topic is not None and topic not in out:
+                    out.append(topic)
+    return out
+
+
+def first(items: Iterable[str], test: Callable[[str], bool]) -> str | None:
+    """The first of *items* that passes *test*, or None."""
+    return next((item for item in items if test(item)), None)
+
+
+@dataclass
+class Actor:
+    """A profile user connected with a client id we chose, so that ``%c`` rules can be
+    asked about with the id the broker sees. The connection is remade on demand when the
+    broker closed it (a 3.1.1 broker may answer a forbidden PUBLISH by closing)."""
+
+    factory: MqttClientFactory
+    profile: SecurityProfile
+    user: str
+    client_id: str = field(default_factory=lambda: unique("mqttsec-acl-cid"))
+    options: dict[str, object] = field(default_factory=dict)
+    _client: MqttClient | None = None
+
+    @property
+    def client(self) -> MqttClient:
+        """The live connection (made, or remade after the broker closed it)."""
+        if self._client is None or not self._client.connected:
+            self._client = self.factory(self.user, client_id=self.client_id, **self.options)
+        return self._client
+
+    def may_publish(self, topic: str) -> bool:
+        return self.profile.may_publish(self.user, topic, LISTENER, client_id=self.client_id)
+
+    def may_receive(self, topic: str) -> bool:
+        return self.profile.may_receive(self.user, topic, LISTENER, client_id=self.client_id)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> object:
+        """Publish with this actor's connection (remade if needed)."""
+        return self.client.publish(topic, payload, qos)
+
+    def subscribe(self, *filters: str) -> list[int]:
+        return self.client.subscribe(*filters)
+
+    def next_message(self, timeout: float | None = None) -> Received:
+        return self.client.next_message(timeout)
+
+    def __repr__(self) -> str:
+        return f"<{self.user} as {self.client_id}>"
+
+
+def find_sentinel(profile: SecurityProfile, writer: Actor, reader: Actor) -> str | None:
+    """A fresh topic *writer* may publish and *reader* may receive, or None."""
+    candidates = probe_topics(profile, writer.client_id)
+    return first(candidates, lambda t: writer.may_publish(t) and reader.may_receive(t))
+
+
+def sentinel_for(profile: SecurityProfile, writer: Actor, reader: Actor) -> str:
+    """A fresh topic *writer* may publish and *reader* may receive (the sentinel's path);
+    unsupported when the profile has none."""
+    found = find_sentinel(profile, writer, reader)
+    if found is None:
+        mqttsec_unsupported(
+            f"profile {profile.name!r}: no topic {writer.user!r} may write and "
+            f"{reader.user!r} may read, so nothing can be proven between them"
+        )
+    assert found is not None
+    return found
+
+
+def prove_absent(
+    reader: Actor,
+    publisher: Actor,
+    forbidden: Sequence[tuple[str, bytes]],
+    sentinel_topic: str,
+    *,
+    qos: int = 1,
+    timeout: float = 5.0,
+) -> list[Received]:
+    """Publish every *forbidden* message, then a sentinel on *sentinel_topic*; read what
+    *reader* gets until the sentinel arrives. A broker forwards one client's messages in
+    order, so nothing published before the sentinel can arrive after it.
+
+    Fails on any forbidden payload *and* on any message whose topic the profile does not
+    let *reader* read (a retained ``$SYS`` topic, another client's message), because
+    what is delivered is what counts, not what the SUBACK said.
+
+    Raises:
+        AssertionError: a leak.
+        SentinelLost: the sentinel never came (nothing proven: a harness error).
+    """
+    payloads = {payload: topic for topic, payload in forbidden}
+    for topic, payload in forbidden:
+        try:
+            publisher.publish(topic, payload, qos)
+        except PeerClosed:
+            pass  # refusing by closing is no leak; the sentinel goes on a new connection
+    token = unique("sentinel").encode()
+    publisher.publish(sentinel_topic, token, qos)
+    return read_until(reader, token, payloads, timeout=timeout)
+
+
+def read_until(
+    reader: Actor, token: bytes, forbidden: dict[bytes, str], *, timeout: float = 5.0
+) -> list[Received]:
+    """Read what *reader* gets until the sentinel payload *token*; fail on any payload in
+    *forbidden* (payload -> the topic it was published to) and on any message on a topic
+    the profile does not let *reader* read.
+
+    Raises:
+        AssertionError: a leak.
+        SentinelLost: *token* never came (nothing proven: a harness error).
+    """
+    seen: list[Received] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            message = reader.next_message(max(0.0, deadline - time.monotonic()))
+        except ClientTimeout:
+            raise SentinelLost(
+                f"{reader!r}: sentinel {token!r} never came, so nothing is proven; "
+                f"received {[(m.topic, m.payload[:30]) for m in seen]!r}"
+            ) from None
+        assert message.payload not in forbidden, (
+            f"LEAK: {reader.user!r} received {message.payload!r} published to "
+            f"{forbidden.get(message.payload)!r} (delivered on {message.topic!r}), which "
+            "the profile forbids it to read"
+        )
+        assert reader.may_receive(message.topic), (
+            f"LEAK: {reader.user!r} received a message on {message.topic!r}, which the "
+            f"profile forbids it to read (payload {message.payload[:60]!r})"
+        )
+        if message.payload == token:
+            return seen
+        seen.append(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Leak:
+    """What one writer can publish that one reader must not receive.
+
+    Attributes:
+        writer: publishes the forbidden messages and the sentinel.
+        forbidden: fresh topics *writer* may write and the reader may not read.
+        sentinel: a fresh topic *writer* may write and the reader may read.
+    """
+
+    writer: Actor
+    forbidden: tuple[str, ...]
+    sentinel: str
+
+
+def plan_leak(profile: SecurityProfile, writers: Iterable[Actor], reader: Actor) -> Leak | None:
+    """The writer with the most topics *reader* must not receive (and a sentinel path to
+    *reader*), or None when no writer has any."""
+    best: Leak | None = None
+    for writer in writers:
+        topics = probe_topics(profile, writer.client_id)
+        forbidden = tuple(t for t in topics if writer.may_publish(t) and not reader.may_receive(t))
+        sentinel = find_sentinel(profile, writer, reader)
+        if forbidden and sentinel and (best is None or len(forbidden) > len(best.forbidden)):
+            best = Leak(writer, forbidden, sentinel)
+    return best
+
+
+def narrow_readers(profile: SecurityProfile, actors: Iterable[Actor]) -> list[Actor]:
+    """Users who may not read everything (``#``): the ones wildcards must not widen."""
+    return [
+        a for a in actors if not profile.may_subscribe(a.user, "#", LISTENER, client_id=a.client_id)
+    ]

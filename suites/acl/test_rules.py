@@ -1,0 +1,179 @@
+"""ACL scenarios: every rule of the profile, probed from both sides.
+
+For each password user and each rule, a fresh topic matched by the rule is published (or
+subscribed to); the profile says whether it must get through. Allowed traffic must be
+delivered (a broker that denies everything is not "secure", it is broken); denied traffic
+must not be, which a sentinel proves.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mqttsec.fixtures.expect import expect_delivered, expect_not_delivered
+from mqttsec.fixtures.plugin import mqttsec_unsupported
+from mqttsec.fixtures.profile import SecurityProfile
+
+from ._support import (
+    Actor,
+    MqttClientFactory,
+    find_sentinel,
+    password_users,
+    probe_topics,
+    sentinel_for,
+    unique,
+)
+
+SPEC = ["MQTT-3.3.5-2", "MQTT-3.8.4-3", "MQTT-4.7.2-1"]
+
+
+def _need_both(profile: SecurityProfile, allowed: int, denied: int, what: str) -> None:
+    if not allowed or not denied:
+        mqttsec_unsupported(
+            f"profile {profile.name!r}: {what}: {allowed} allowed and {denied} denied "
+            "observable probes; both sides are needed"
+        )
+
+
+@pytest.mark.scenario(id="ACL-PUBLISH-RULES", family="acl", severity="high", spec=SPEC)
+def test_publish_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+    """Every user publishes to a topic made from every rule. Where the profile grants
+    write access, a user who may read it receives the message; where it does not, that
+    reader never does (sentinel from the same publisher).
+
+    Weakness classes: write ACL not enforced, deny rules ignored, rules of one user applied
+    to another, an empty or partly parsed ACL meaning "allow all" (mosquitto
+    CVE-2018-12550). A denied PUBLISH may be acknowledged (3.1.1 has no code for it),
+    refused with a reason code, or answered by closing the connection.
+    """
+    users = password_users(mqtt_profile)
+    readers = {u: Actor(mqtt_client, mqtt_profile, u) for u in users}
+    allowed = denied = 0
+    for user in users:
+        writer = Actor(mqtt_client, mqtt_profile, user)
+        for topic in probe_topics(mqtt_profile, writer.client_id):
+            reader = next((u for u in users if readers[u].may_receive(topic)), None)
+            if reader is None:
+                continue  # nobody could see it: nothing to observe
+            observer = readers[reader]
+            payload = unique(f"pub-{user}").encode()
+            codes = observer.subscribe(topic)
+            assert codes[0] < 0x80, f"{reader!r} may read {topic!r} but SUBACK is {codes}"
+            if writer.may_publish(topic):
+                expect_delivered(observer, writer, topic, payload)
+                allowed += 1
+                continue
+            sentinel = sentinel_for(mqtt_profile, writer, observer)
+            assert observer.subscribe(sentinel)[0] < 0x80
+            expect_not_delivered(
+                observer, writer, topic, payload, sentinel_topic=sentinel, sentinel_publisher=writer
+            )
+            denied += 1
+    _need_both(mqtt_profile, allowed, denied, "publish")
+
+
+@pytest.mark.scenario(id="ACL-RECEIVE-RULES", family="acl", severity="high", spec=SPEC)
+def test_receive_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+    """Every user subscribes to a topic made from every rule, and a user who may write it
+    publishes there. Where the profile grants read access the subscription is granted and
+    the message delivered; where it does not, the message never arrives (the SUBACK may
+    grant or refuse: mosquitto grants and filters at delivery, so delivery is the verdict).
+
+    Weakness classes: read ACL checked at SUBSCRIBE only or not at all, deny rules for a
+    sub-tree (``reports/secret/#`` under ``reports/#``) ignored, write-only users allowed to
+    read their own topics back.
+    """
+    users = password_users(mqtt_profile)
+    writers = {u: Actor(mqtt_client, mqtt_profile, u) for u in users}
+    allowed = denied = 0
+    for user in users:
+        reader = Actor(mqtt_client, mqtt_profile, user)
+        for topic in probe_topics(mqtt_profile, reader.client_id):
+            name = next((u for u in users if writers[u].may_publish(topic)), None)
+            if name is None:
+                continue
+            writer = writers[name]
+            payload = unique(f"recv-{user}").encode()
+            codes = reader.subscribe(topic)
+            if reader.may_receive(topic):
+                assert codes[0] < 0x80, f"{user!r} may read {topic!r} but SUBACK is {codes}"
+                expect_delivered(reader, writer, topic, payload)
+                allowed += 1
+                continue
+            sentinel = sentinel_for(mqtt_profile, writer, reader)
+            assert reader.subscribe(sentinel)[0] < 0x80
+            expect_not_delivered(reader, writer, topic, payload, sentinel_topic=sentinel)
+            denied += 1
+    _need_both(mqtt_profile, allowed, denied, "receive")
+
+
+def _intruder_writes(
+    profile: SecurityProfile, actors: dict[str, Actor], intruder: Actor, topic: str
+) -> int:
+    """*intruder* publishes to *topic*; a user who may read it (and a sentinel from the
+    intruder) proves it never arrives. 1 if observable, else 0."""
+    for observer in actors.values():
+        if observer is intruder or not observer.may_receive(topic):
+            continue
+        sentinel = find_sentinel(profile, intruder, observer)
+        if sentinel is None:
+            continue
+        assert observer.subscribe(topic, sentinel)[0] < 0x80
+        payload = unique("intruder").encode()
+        expect_not_delivered(observer, intruder, topic, payload, sentinel_topic=sentinel)
+        return 1
+    return 0
+
+
+def _intruder_reads(
+    profile: SecurityProfile, actors: dict[str, Actor], intruder: Actor, topic: str
+) -> int:
+    """A user who may write *topic* publishes there, then a sentinel *intruder* may read;
+    the intruder, subscribed to *topic*, never gets the first. 1 if observable, else 0."""
+    for writer in actors.values():
+        if writer is intruder or not writer.may_publish(topic):
+            continue
+        sentinel = find_sentinel(profile, writer, intruder)
+        if sentinel is None:
+            continue
+        intruder.subscribe(topic)
+        assert intruder.subscribe(sentinel)[0] < 0x80
+        payload = unique("owner").encode()
+        expect_not_delivered(intruder, writer, topic, payload, sentinel_topic=sentinel)
+        return 1
+    return 0
+
+
+@pytest.mark.scenario(
+    id="ACL-PATTERN-OTHER-USER", family="acl", severity="high", spec=["MQTT-4.7.2-1"]
+)
+def test_pattern_of_another_user(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+) -> None:
+    """A ``%u`` pattern gives each user their own sub-tree: user A may neither read nor
+    write B's (``users/bob/...`` for alice), unless another rule grants it.
+
+    Weakness classes: patterns expanded with the wrong identity or matched without
+    substitution (``%u`` treated as a wildcard), so every user shares every sub-tree.
+    """
+    users = password_users(mqtt_profile)
+    patterns = [r.topic for r in mqtt_profile.acl if r.pattern and "%u" in r.topic]
+    actors = {u: Actor(mqtt_client, mqtt_profile, u) for u in users}
+    checked = 0
+    for pattern in patterns:
+        for owner in users:
+            topic = pattern.replace("%u", owner).replace("%c", actors[owner].client_id)
+            topic = topic.replace("#", unique("x")).replace("+", unique("x"))
+            mine = actors[owner]
+            if not (mine.may_publish(topic) and mine.may_receive(topic)):
+                continue
+            for other in users:
+                intruder = actors[other]
+                if other == owner:
+                    continue
+                if not intruder.may_receive(topic):
+                    checked += _intruder_reads(mqtt_profile, actors, intruder, topic)
+                if not intruder.may_publish(topic):
+                    checked += _intruder_writes(mqtt_profile, actors, intruder, topic)
+    if not checked:
+        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no %u pattern to probe")

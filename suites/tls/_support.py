@@ -1,0 +1,232 @@
+"""Helpers shared by the tls and mtls scenarios: which listeners to probe, TLS contexts that
+offer exactly one weakness, a local self-check that this Python can offer it at all, and
+the verdict on an mTLS login that must not succeed.
+
+Nothing names a listener, user or certificate: listeners come from the profile (by kind),
+certificate files from the test PKI, and what a target cannot do from its capabilities and
+``unsupported`` keys (reported *unsupported*, never passed).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import uuid
+import warnings
+from pathlib import Path
+
+from mqttsec.fixtures.clients import ClientTimeout, MqttClient, TlsFiles
+from mqttsec.fixtures.pki import PkiFiles
+from mqttsec.fixtures.plugin import mqttsec_unsupported
+from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
+from mqttsec.fixtures.targets import Capability, Endpoint, RunningTarget
+from mqttsec.reference_broker.protocol import ProtocolVersion
+
+__all__ = [
+    "WEAK_CIPHERS",
+    "agreed",
+    "cafile",
+    "endpoint",
+    "handshake",
+    "mtls_attempt",
+    "mtls_listeners",
+    "offerable",
+    "present_certificate",
+    "probe_context",
+    "tls_listeners",
+    "unique",
+]
+
+WEAK_CIPHERS = "aNULL:eNULL:NULL:EXPORT:RC4:DES:3DES:MD5:@SECLEVEL=0"
+"""Cipher suites no broker should agree to: unauthenticated, unencrypted, export-grade,
+RC4, (3)DES, MD5 MACs. ``@SECLEVEL=0`` lets OpenSSL offer them at all."""
+
+
+def unique(prefix: str = "mqttsec-tls") -> str:
+    """A name no other test (or earlier run) uses: topics, payloads, client ids."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def tls_listeners(profile: SecurityProfile, target: RunningTarget) -> list[str]:
+    """Every TLS or mTLS listener of the profile the target offers TLS on; unsupported if
+    there is none."""
+    names = [item.name for item in profile.listeners if item.tls]
+    usable = [n for n in names if f"tls:{n}" not in target.unsupported]
+    if not usable:
+        why = "; ".join(target.unsupported.get(f"tls:{n}", "") for n in names) or "none declared"
+        mqttsec_unsupported(f"profile {profile.name!r}: no TLS listener on {target.name} ({why})")
+    return usable
+
+
+def mtls_listeners(profile: SecurityProfile, target: RunningTarget) -> list[str]:
+    """The profile's mTLS listeners where the target can require a client certificate;
+    unsupported if there is none (amqtt can only make certificates optional)."""
+    names = [item.name for item in profile.listeners if item.kind is ListenerKind.MTLS]
+    if not names:
+        mqttsec_unsupported(f"profile {profile.name!r} declares no mTLS listener")
+    if Capability.MTLS not in target.capabilities:
+        mqttsec_unsupported(f"{target.name} cannot require client certificates")
+    usable = [n for n in names if f"mtls:{n}" not in target.unsupported]
+    if not usable:
+        mqttsec_unsupported(f"{target.name}: {target.unsupported[f'mtls:{names[0]}']}")
+    return usable
+
+
+def endpoint(target: RunningTarget, listener: str) -> Endpoint:
+    """The target's endpoint for *listener*, unsupported when it did not open it."""
+    reason = target.unsupported.get(f"listener:{listener}")
+    if reason is not None:
+        mqttsec_unsupported(f"{target.name}: {reason}")
+    return target.endpoint(listener)
+
+
+def cafile(target: RunningTarget, pki: PkiFiles) -> Path:
+    """The CA the target's server certificates chain to."""
+    return target.cafile or pki.cafile
+
+
+# ---------------------------------------------------------------------- contexts, handshakes
+
+
+def present_certificate(
+    context: ssl.SSLContext, profile: SecurityProfile, pki: PkiFiles, listener: str
+) -> ssl.SSLContext:
+    """On an mTLS listener, make *context* present the profile's first good client
+    certificate, so that a probe is refused (or not) for what it tests, not for a missing
+    certificate. Unsupported if the profile has none."""
+    if profile.listener(listener).kind is ListenerKind.MTLS:
+        good = [c for c in profile.certificates if not c.revoked]
+        if not good:
+            mqttsec_unsupported(f"profile {profile.name!r} has no good client certificate")
+        pair = pki.pair(f"client-{good[0].name}")
+        context.load_cert_chain(str(pair.certfile), str(pair.keyfile))
+    return context
+
+
+def probe_context(
+    *,
+    version: ssl.TLSVersion | None = None,
+    ciphers: str | None = None,
+    trust: Path | None = None,
+) -> ssl.SSLContext:
+    """A client context offering exactly *version* (and only *ciphers*, when given).
+
+    Without *trust* the server certificate is not checked: these probes ask whether the
+    server agrees to a weak handshake, not who it is.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLSv1 / TLSv1_1 on purpose
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if trust is None:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context.load_verify_locations(cafile=str(trust))
+        if version is not None:
+            context.minimum_version = version
+            context.maximum_version = version
+        if ciphers is not None:
+            context.set_ciphers(ciphers)
+        elif version is not None and version < ssl.TLSVersion.TLSv1_2:
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")  # old versions need SHA-1
+    return context
+
+
+def offerable(client: ssl.SSLContext, pki: PkiFiles, *, ciphers: str | None = None) -> str | None:
+    """Whether this Python/OpenSSL can complete a handshake with *client* at all.
+
+    A local, in-memory handshake against a server that accepts anything (same version and
+    *ciphers*, security level 0). None when it completes; otherwise the reason, so that a
+    probe the client cannot even make is reported unsupported instead of "refused".
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        pair = pki.pair("server")
+        server.load_cert_chain(str(pair.certfile), str(pair.keyfile))
+        server.minimum_version = client.minimum_version
+        server.maximum_version = client.maximum_version
+        try:
+            server.set_ciphers(ciphers or "ALL:@SECLEVEL=0")
+        except ssl.SSLError as exc:
+            return f"OpenSSL here has none of the ciphers {ciphers!r}: {exc}"
+    bios = [ssl.MemoryBIO() for _ in range(4)]
+    near = client.wrap_bio(bios[0], bios[1], server_hostname="localhost")
+    far = server.wrap_bio(bios[2], bios[3], server_side=True)
+    try:
+        for _ in range(16):  # a handshake is a handful of flights
+            finished = 0
+            for side, outgoing, peer in ((near, bios[1], bios[2]), (far, bios[3], bios[0])):
+                try:
+                    side.do_handshake()
+                    finished += 1
+                except ssl.SSLWantReadError:
+                    pass
+                if data := outgoing.read():
+                    peer.write(data)
+            if finished == 2:
+                return None
+    except ssl.SSLError as exc:
+        return f"{ssl.OPENSSL_VERSION} cannot make this handshake even with itself: {exc}"
+    return "the local handshake did not finish"
+
+
+def handshake(
+    where: Endpoint, context: ssl.SSLContext, *, server_hostname: str | None = None
+) -> ssl.SSLSocket | str:
+    """A TLS handshake with *where*: the socket, or why it failed (the server refused, or
+    closed). The caller closes the socket."""
+    sock = socket.create_connection((where.host, where.port), timeout=5)
+    try:
+        return context.wrap_socket(sock, server_hostname=server_hostname or where.host)
+    except (ssl.SSLError, OSError) as exc:
+        sock.close()
+        return f"{type(exc).__name__}: {exc}"
+
+
+def agreed(result: ssl.SSLSocket | str) -> str | None:
+    """What a handshake that must have failed agreed to (version and cipher), closing its
+    socket; None when it failed."""
+    if isinstance(result, str):
+        return None
+    version, cipher = result.version(), result.cipher()
+    result.close()
+    return f"{version} with {cipher[0] if cipher else 'no cipher'}"
+
+
+# ---------------------------------------------------------------------- mTLS verdicts
+
+
+def mtls_attempt(
+    target: RunningTarget,
+    profile: SecurityProfile,
+    pki: PkiFiles,
+    listener: str,
+    version: ProtocolVersion,
+    certificate: str | None,
+) -> tuple[int | None, str]:
+    """Log in on *listener* presenting the PKI leaf *certificate* (None: no certificate).
+
+    On a listener whose identity is the certificate no username is sent; otherwise the first
+    password user with its password, so that the certificate is the only thing wrong.
+    Returns the CONNACK code (None without one) and the client's refusal text.
+    """
+    spec = profile.listener(listener)
+    username = password = None
+    if not spec.identity_as_username:
+        users = sorted(u for u in profile.users if profile.may_connect(u, listener))
+        if users:
+            username, password = users[0], profile.users[users[0]].password
+    files = TlsFiles(cafile(target, pki))
+    if certificate is not None:
+        pair = pki.pair(certificate)
+        files = TlsFiles(files.cafile, pair.certfile, pair.keyfile)
+    client = MqttClient(
+        endpoint(target, listener), version, username=username, password=password, tls=files
+    )
+    try:
+        return client.connect(), client.refusal
+    except ClientTimeout as exc:  # neither in nor out: not let in either
+        return None, str(exc)
+    finally:
+        client.close()
