@@ -45,11 +45,11 @@ def test_a_module_imported_again_keeps_its_target_name() -> None:
     import importlib
     import sys
 
-    from mqttsec.fixtures.targets import aedes
-
+    name = "mqttsec.fixtures.targets.aedes"
+    aedes = importlib.import_module(name)  # (re)imported if an earlier pytester run dropped it
     first = get_target("local:aedes")
-    del sys.modules["mqttsec.fixtures.targets.aedes"]
-    again = importlib.import_module("mqttsec.fixtures.targets.aedes")
+    del sys.modules[name]
+    again = importlib.import_module(name)
     try:
         assert again.AedesTarget is not aedes.AedesTarget
         assert type(get_target("local:aedes")) is again.AedesTarget
@@ -61,5 +61,5 @@ def test_a_module_imported_again_keeps_its_target_name() -> None:
         with pytest.raises(TargetError, match="is taken by"):
             register_target(Impostor)
     finally:
-        sys.modules["mqttsec.fixtures.targets.aedes"] = aedes
+        sys.modules[name] = aedes
         register_target(aedes.AedesTarget)
