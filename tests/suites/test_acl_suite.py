@@ -5,16 +5,12 @@ against a mosquitto whose users log in but which has no ACL, the leak checks do.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from family_run import describe, run_family, wait_listening
 
 from mqttsec.fixtures.profile import load_default_profile
 from mqttsec.fixtures.targets._process import free_port
@@ -38,47 +34,20 @@ SCENARIOS = {
 #: carol's password for the subprocess and for the open broker's password file.
 CAROL_PASSWORD = "carol-Pw-acl-suite"
 
-
-def _run_suite(target: str, workdir: Path) -> list[dict[str, Any]]:
-    """Run the acl family against *target*; the rows of its results.json."""
-    report = workdir / "report"
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "mqttsec.suites.acl",
-        f"--mqtt-target={target}",
-        f"--mqtt-report-dir={report}",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    ]
-    env = {**os.environ, "MQTTSEC_DEFAULT_CAROL_PASSWORD": CAROL_PASSWORD}
-    done = subprocess.run(
-        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=240, check=False
-    )
-    assert (report / "results.json").exists(), done.stdout + done.stderr
-    rows: list[dict[str, Any]] = json.loads((report / "results.json").read_text())["results"]
-    assert {r["scenario"] for r in rows} == SCENARIOS, done.stdout
-    assert {(r["scenario"], r["mqtt_version"]) for r in rows} == {
-        (s, v) for s in SCENARIOS for v in ("3.1.1", "5.0")
-    }
-    return rows
-
-
-def _describe(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(
-        f"{r['scenario']} {r['mqtt_version']}: {r['outcome']} {r['detail']}" for r in rows
-    )
+#: The subprocess environment: the default profile needs carol's password.
+SUBPROCESS_ENV = {**os.environ, "MQTTSEC_DEFAULT_CAROL_PASSWORD": CAROL_PASSWORD}
 
 
 def test_acl_family_passes_on_the_reference_broker(tmp_path: Path) -> None:
-    rows = _run_suite("reference", tmp_path)
+    rows = run_family(
+        "mqttsec.suites.acl",
+        "reference",
+        tmp_path,
+        SCENARIOS,
+        env=SUBPROCESS_ENV,
+    )
     bad = [r for r in rows if r["outcome"] != "pass"]
-    assert not bad, _describe(bad)
+    assert not bad, describe(bad)
     assert all(r["family"] == "acl" and r["target"] == "reference" for r in rows)
 
 
@@ -89,13 +58,19 @@ MOSQUITTO_FINDINGS = {"ACL-CLIENTID-WILDCARD-READ"}
 
 @pytest.mark.mosquitto
 def test_acl_family_runs_cleanly_on_mosquitto(tmp_path: Path) -> None:
-    rows = _run_suite("local:mosquitto", tmp_path)
+    rows = run_family(
+        "mqttsec.suites.acl",
+        "local:mosquitto",
+        tmp_path,
+        SCENARIOS,
+        env=SUBPROCESS_ENV,
+    )
     errors = [r for r in rows if r["outcome"] in ("error", "unsupported")]
-    assert not errors, _describe(errors)
+    assert not errors, describe(errors)
     unexpected = [
         r for r in rows if r["outcome"] != "pass" and r["scenario"] not in MOSQUITTO_FINDINGS
     ]
-    assert not unexpected, _describe(unexpected)
+    assert not unexpected, describe(unexpected)
 
 
 #: What a broker whose users log in but which enforces no ACL must be caught at.
@@ -136,19 +111,18 @@ def test_acl_family_catches_a_broker_without_acl(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the open mosquitto did not start"
-                time.sleep(0.05)
-        rows = _run_suite(f"endpoint:mqtt://127.0.0.1:{port}", tmp_path)
+        wait_listening(port, "the open mosquitto")
+        rows = run_family(
+            "mqttsec.suites.acl",
+            f"endpoint:mqtt://127.0.0.1:{port}",
+            tmp_path,
+            SCENARIOS,
+            env=SUBPROCESS_ENV,
+        )
     finally:
         broker.terminate()
         broker.wait(timeout=10)
     caught = [r for r in rows if r["scenario"] in MUST_FAIL_WITHOUT_ACL]
     assert len(caught) == 2 * len(MUST_FAIL_WITHOUT_ACL)
     missed = [r for r in caught if r["outcome"] != "fail"]
-    assert not missed, _describe(missed)
+    assert not missed, describe(missed)

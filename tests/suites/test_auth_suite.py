@@ -5,15 +5,11 @@ scenarios can fail: against a broker that lets everyone in, they do."""
 
 from __future__ import annotations
 
-import json
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from family_run import describe, run_family, wait_listening
 
 from mqttsec.fixtures.targets._process import free_port
 
@@ -36,53 +32,18 @@ SCENARIOS = {
 }
 
 
-def _run_suite(target: str, workdir: Path) -> list[dict[str, Any]]:
-    """Run the auth family against *target*; the rows of its results.json."""
-    report = workdir / "report"
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "mqttsec.suites.auth",
-        f"--mqtt-target={target}",
-        f"--mqtt-report-dir={report}",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    ]
-    done = subprocess.run(
-        command, cwd=workdir, capture_output=True, text=True, timeout=240, check=False
-    )
-    assert (report / "results.json").exists(), done.stdout + done.stderr
-    rows: list[dict[str, Any]] = json.loads((report / "results.json").read_text())["results"]
-    assert {r["scenario"] for r in rows} == SCENARIOS, done.stdout
-    assert {(r["scenario"], r["mqtt_version"]) for r in rows} == {
-        (s, v) for s in SCENARIOS for v in ("3.1.1", "5.0")
-    }
-    return rows
-
-
-def _describe(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(
-        f"{r['scenario']} {r['mqtt_version']}: {r['outcome']} {r['detail']}" for r in rows
-    )
-
-
 def test_auth_family_passes_on_the_reference_broker(tmp_path: Path) -> None:
-    rows = _run_suite("reference", tmp_path)
+    rows = run_family("mqttsec.suites.auth", "reference", tmp_path, SCENARIOS)
     bad = [r for r in rows if r["outcome"] != "pass"]
-    assert not bad, _describe(bad)
+    assert not bad, describe(bad)
     assert all(r["family"] == "auth" and r["target"] == "reference" for r in rows)
 
 
 @pytest.mark.mosquitto
 def test_auth_family_runs_cleanly_on_mosquitto(tmp_path: Path) -> None:
-    rows = _run_suite("local:mosquitto", tmp_path)
+    rows = run_family("mqttsec.suites.auth", "local:mosquitto", tmp_path, SCENARIOS)
     errors = [r for r in rows if r["outcome"] in ("error", "unsupported")]
-    assert not errors, _describe(errors)
+    assert not errors, describe(errors)
 
 
 #: What an open broker (anonymous allowed, no password file) must be caught at.
@@ -111,19 +72,14 @@ def test_auth_family_catches_a_broker_that_lets_everyone_in(
         [str(binary), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the open mosquitto did not start"
-                time.sleep(0.05)
-        rows = _run_suite(f"endpoint:mqtt://127.0.0.1:{port}", tmp_path)
+        wait_listening(port, "the open mosquitto")
+        rows = run_family(
+            "mqttsec.suites.auth", f"endpoint:mqtt://127.0.0.1:{port}", tmp_path, SCENARIOS
+        )
     finally:
         broker.terminate()
         broker.wait(timeout=10)
     caught = [r for r in rows if r["scenario"] in MUST_FAIL_ON_OPEN_BROKER]
     assert len(caught) == 2 * len(MUST_FAIL_ON_OPEN_BROKER)
     missed = [r for r in caught if r["outcome"] != "fail"]
-    assert not missed, _describe(missed)
+    assert not missed, describe(missed)

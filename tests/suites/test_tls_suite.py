@@ -5,17 +5,13 @@ certificates and whose TLS listener accepts anything, they do."""
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pytest
+from family_run import describe, run_family, wait_listening
 
 from mqttsec.fixtures.pki import TestPKI
 from mqttsec.fixtures.targets._process import free_port
@@ -38,46 +34,34 @@ SCENARIOS = {
     "MTLS-USERNAME-NO-OVERRIDE",
 }
 
-
-def _run_suite(target: str, workdir: Path, *extra: str) -> list[dict[str, Any]]:
-    """Run the tls family against *target*; the rows of its results.json."""
-    report = workdir / "report"
-    command = [
-        sys.executable, "-m", "pytest", "--pyargs", "mqttsec.suites.tls",
-        f"--mqtt-target={target}", f"--mqtt-report-dir={report}",
-        "-p", "no:randomly", "-p", "no:cacheprovider", "-q", *extra,
-    ]  # fmt: skip
-    env = {"MQTTSEC_DEFAULT_CAROL_PASSWORD": "carol-Pw-4711", **os.environ}  # a file profile
-    done = subprocess.run(
-        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=240, check=False
-    )
-    assert (report / "results.json").exists(), done.stdout + done.stderr
-    rows: list[dict[str, Any]] = json.loads((report / "results.json").read_text())["results"]
-    assert {r["scenario"] for r in rows} == SCENARIOS, done.stdout
-    assert {(r["scenario"], r["mqtt_version"]) for r in rows} == {
-        (s, v) for s in SCENARIOS for v in ("3.1.1", "5.0")
-    }
-    return rows
-
-
-def _describe(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(
-        f"{r['scenario']} {r['mqtt_version']}: {r['outcome']} {r['detail']}" for r in rows
-    )
+#: The subprocess environment: the default profile needs carol's password.
+SUBPROCESS_ENV = {"MQTTSEC_DEFAULT_CAROL_PASSWORD": "carol-Pw-4711", **os.environ}
 
 
 def test_tls_family_passes_on_the_reference_broker(tmp_path: Path) -> None:
-    rows = _run_suite("reference", tmp_path)
+    rows = run_family(
+        "mqttsec.suites.tls",
+        "reference",
+        tmp_path,
+        SCENARIOS,
+        env=SUBPROCESS_ENV,
+    )
     bad = [r for r in rows if r["outcome"] != "pass"]
-    assert not bad, _describe(bad)
+    assert not bad, describe(bad)
     assert all(r["family"] in ("tls", "mtls") and r["target"] == "reference" for r in rows)
 
 
 @pytest.mark.mosquitto
 def test_tls_family_runs_cleanly_on_mosquitto(tmp_path: Path) -> None:
-    rows = _run_suite("local:mosquitto", tmp_path)
+    rows = run_family(
+        "mqttsec.suites.tls",
+        "local:mosquitto",
+        tmp_path,
+        SCENARIOS,
+        env=SUBPROCESS_ENV,
+    )
     errors = [r for r in rows if r["outcome"] in ("error", "unsupported")]
-    assert not errors, _describe(errors)
+    assert not errors, describe(errors)
 
 
 #: What a mosquitto whose mTLS listener does not require certificates must be caught at.
@@ -90,17 +74,6 @@ MUST_FAIL_ON_LAX_BROKER = {
     "MTLS-REVOKED-REFUSED",
     "TLS-WEAK-CIPHERS-REFUSED",
 }
-
-
-def _wait_listening(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, "the lax mosquitto did not start"
-            time.sleep(0.05)
 
 
 @pytest.mark.mosquitto
@@ -145,13 +118,20 @@ def test_tls_family_catches_a_lax_broker(tmp_path: Path, mosquitto_tools: dict[s
     )
     try:
         for port in ports.values():
-            _wait_listening(port)
+            wait_listening(port, "the lax mosquitto")
         target = f"endpoint:mqtt://127.0.0.1:{ports['plain']}?cafile={pki.cafile}"
-        rows = _run_suite(target, tmp_path, f"--mqtt-profile={profile}")
+        rows = run_family(
+            "mqttsec.suites.tls",
+            target,
+            tmp_path,
+            SCENARIOS,
+            f"--mqtt-profile={profile}",
+            env=SUBPROCESS_ENV,
+        )
     finally:
         broker.terminate()
         broker.wait(timeout=10)
     caught = [r for r in rows if r["scenario"] in MUST_FAIL_ON_LAX_BROKER]
     assert len(caught) == 2 * len(MUST_FAIL_ON_LAX_BROKER)
     missed = [r for r in caught if r["outcome"] != "fail"]
-    assert not missed, _describe(missed)
+    assert not missed, describe(missed)
