@@ -11,7 +11,6 @@ client really uses.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from mqttsec.fixtures.clients import ClientTimeout, MqttClient, PeerClosed, Rece
 from mqttsec.fixtures.expect import SentinelLost
 from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
+from mqttsec.suites.helpers import unique
 
 __all__ = [
     "LISTENER",
@@ -45,11 +45,6 @@ LISTENER = "plain"
 
 VICTIM_CLIENT_ID = "mqttsec-acl-victim"
 """The client id of "somebody else" when a ``%c`` rule is probed from the outside."""
-
-
-def unique(prefix: str = "mqttsec-acl") -> str:
-    """A name no other test (or earlier run) uses: topic levels, payloads, client ids."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 def password_users(profile: SecurityProfile) -> list[str]:

@@ -9,7 +9,6 @@ check, never pass).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from mqttsec.fixtures.clients import ClientTimeout, PeerClosed
@@ -17,6 +16,7 @@ from mqttsec.fixtures.plugin import deviation, mqttsec_unsupported
 from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
 from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker.protocol import Connack, ProtocolVersion
+from mqttsec.suites.helpers import PROBE_CLIENT_ID, connect_bytes, password_users, unique
 
 __all__ = [
     "PROBE_CLIENT_ID",
@@ -33,17 +33,8 @@ __all__ = [
     "wait_closed",
 ]
 
-PROBE_CLIENT_ID = "mqttsec-auth-probe"
-"""The client id ``%c`` rules are evaluated with: our clients use random ids, so a topic is
-only chosen if it does not depend on the client id."""
-
 _V311_REFUSED = frozenset({0x04, 0x05})  # bad user name or password / not authorized
 _V5_REFUSED = frozenset({0x86, 0x87})  # bad user name or password / not authorized
-
-
-def unique(prefix: str = "mqttsec-auth") -> str:
-    """A name no other test (or earlier run) uses: topics, payloads, client ids."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 def refusal_codes(version: ProtocolVersion) -> frozenset[int]:
@@ -58,14 +49,6 @@ def password_listeners(profile: SecurityProfile) -> list[str]:
         for item in profile.listeners
         if not (item.kind is ListenerKind.MTLS and item.identity_as_username)
     ]
-
-
-def password_users(profile: SecurityProfile, listener: str = "plain") -> list[str]:
-    """The password users who may connect on *listener*, sorted; unsupported if none."""
-    users = sorted(u for u in profile.users if profile.may_connect(u, listener))
-    if not users:
-        mqttsec_unsupported(f"profile {profile.name!r} has no password user on {listener!r}")
-    return users
 
 
 def unknown_username(profile: SecurityProfile) -> str:
@@ -129,47 +112,6 @@ def require_refused(
     elif code not in refusal_codes(version):
         expected = ", ".join(f"{c:#04x}" for c in sorted(refusal_codes(version)))
         deviation(f"{what}: refused with CONNACK {code:#04x}; expected one of {expected}")
-
-
-# ---------------------------------------------------------------------- exact CONNECT bytes
-
-
-def _string(data: bytes) -> bytes:
-    return len(data).to_bytes(2, "big") + data
-
-
-def _remaining_length(size: int) -> bytes:
-    out = bytearray()
-    while True:
-        size, digit = divmod(size, 128)
-        out.append(digit | (0x80 if size else 0))
-        if not size:
-            return bytes(out)
-
-
-def connect_bytes(
-    version: ProtocolVersion,
-    *,
-    client_id: bytes,
-    username: bytes | None = None,
-    password: bytes | None = None,
-    clean: bool = True,
-    keep_alive: int = 30,
-) -> bytes:
-    """A CONNECT built by hand, byte by byte, so that it can carry what our codec (rightly)
-    refuses to encode: ill-formed UTF-8 and U+0000 in the username, a password without a
-    username under 3.1.1. No will; no properties under 5.0."""
-    flags = (0x02 if clean else 0) | (0x80 if username is not None else 0)
-    flags |= 0x40 if password is not None else 0
-    header = _string(b"MQTT") + bytes([int(version), flags]) + keep_alive.to_bytes(2, "big")
-    if version is ProtocolVersion.V5:
-        header += b"\x00"  # property length 0
-    body = header + _string(client_id)
-    if username is not None:
-        body += _string(username)
-    if password is not None:
-        body += _string(password)
-    return b"\x10" + _remaining_length(len(body)) + body
 
 
 # ---------------------------------------------------------------------- topics

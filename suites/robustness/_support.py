@@ -14,8 +14,16 @@ from mqttsec.fixtures.expect import expect_delivered
 from mqttsec.fixtures.plugin import RawClientFactory, mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.fixtures.raw_client import RawClient
-from mqttsec.reference_broker.protocol import Connack, Packet, ProtocolVersion
-from mqttsec.suites.auth._support import PROBE_CLIENT_ID, password_users, unique
+from mqttsec.reference_broker.protocol import Connack, Packet
+from mqttsec.suites.helpers import (
+    PROBE_CLIENT_ID,
+    connect_bytes,
+    password_users,
+    publish_bytes,
+    remaining_length,
+    string,
+    unique,
+)
 
 __all__ = [
     "PROBE_TIMEOUT",
@@ -109,48 +117,3 @@ def closed_or_refused(raw: RawClient, what: str) -> list[Packet]:
     accepted = [p for p in got if isinstance(p, Connack) and int(p.reason_code) == 0]
     assert not accepted, f"ACCEPTED: {what} got CONNACK 0x00"
     return got
-
-
-# ---------------------------------------------------------------------- exact bytes
-
-
-def string(data: bytes) -> bytes:
-    """An MQTT length-prefixed string or binary field."""
-    return len(data).to_bytes(2, "big") + data
-
-
-def remaining_length(size: int) -> bytes:
-    """The variable byte integer of a fixed header."""
-    out = bytearray()
-    while True:
-        size, digit = divmod(size, 128)
-        out.append(digit | (0x80 if size else 0))
-        if not size:
-            return bytes(out)
-
-
-def publish_bytes(version: ProtocolVersion, topic: bytes, payload: bytes, *, qos: int = 0) -> bytes:
-    """A PUBLISH built by hand, so that the topic can be empty or ill-formed UTF-8."""
-    body = string(topic) + (b"\x00\x01" if qos else b"")
-    if version is ProtocolVersion.V5:
-        body += b"\x00"  # no properties: in particular no Topic Alias
-    body += payload
-    return bytes([0x30 | (qos << 1)]) + remaining_length(len(body)) + body
-
-
-def connect_bytes(
-    version: ProtocolVersion,
-    *,
-    username: str,
-    password: str,
-    name: bytes = b"MQTT",
-    reserved: bool = False,
-) -> bytes:
-    """A CONNECT built by hand: another protocol *name*, or the *reserved* flag bit set."""
-    flags = 0x02 | 0x80 | 0x40 | (0x01 if reserved else 0)
-    body = string(name) + bytes([int(version), flags]) + (30).to_bytes(2, "big")
-    if version is ProtocolVersion.V5:
-        body += b"\x00"
-    body += string(unique("mqttsec-rob").encode())
-    body += string(username.encode()) + string(password.encode())
-    return b"\x10" + remaining_length(len(body)) + body

@@ -19,7 +19,7 @@ from mqttsec.reference_broker.protocol import (
     QoS,
     Subscription,
 )
-from mqttsec.suites.auth._support import unique
+from mqttsec.suites.helpers import unique
 
 from ._support import (
     MqttClientFactory,

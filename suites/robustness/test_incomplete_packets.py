@@ -11,7 +11,7 @@ from mqttsec.fixtures.clients import PeerClosed
 from mqttsec.fixtures.plugin import RawClientFactory
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.reference_broker.protocol import PropertyId, ProtocolVersion
-from mqttsec.suites.auth._support import unique
+from mqttsec.suites.helpers import unique
 
 from ._support import (
     MqttClientFactory,

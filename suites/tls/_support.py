@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import uuid
 import warnings
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
 from mqttsec.fixtures.targets import Capability, Endpoint, RunningTarget
 from mqttsec.reference_broker.protocol import ProtocolVersion
+from mqttsec.suites.helpers import unique
 
 __all__ = [
     "WEAK_CIPHERS",
@@ -40,11 +40,6 @@ __all__ = [
 WEAK_CIPHERS = "aNULL:eNULL:NULL:EXPORT:RC4:DES:3DES:MD5:@SECLEVEL=0"
 """Cipher suites no broker should agree to: unauthenticated, unencrypted, export-grade,
 RC4, (3)DES, MD5 MACs. ``@SECLEVEL=0`` lets OpenSSL offer them at all."""
-
-
-def unique(prefix: str = "mqttsec-tls") -> str:
-    """A name no other test (or earlier run) uses: topics, payloads, client ids."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 def tls_listeners(profile: SecurityProfile, target: RunningTarget) -> list[str]:
