@@ -9,10 +9,11 @@ check, never pass).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mqttsec.fixtures.clients import ClientTimeout, PeerClosed
-from mqttsec.fixtures.plugin import deviation, mqttsec_unsupported
+from mqttsec.fixtures.plugin import RawClientFactory, deviation, mqttsec_unsupported
 from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
 from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker.protocol import Connack, ProtocolVersion
@@ -27,7 +28,9 @@ __all__ = [
     "password_listeners",
     "password_users",
     "refusal_codes",
+    "refuse_all",
     "require_refused",
+    "still_serves",
     "unique",
     "unknown_username",
     "wait_closed",
@@ -112,6 +115,47 @@ def require_refused(
     elif code not in refusal_codes(version):
         expected = ", ".join(f"{c:#04x}" for c in sorted(refusal_codes(version)))
         deviation(f"{what}: refused with CONNACK {code:#04x}; expected one of {expected}")
+
+
+Credentials = tuple[bytes | None, bytes | None]
+"""A (username, password) pair as the bytes on the wire; None leaves the field out."""
+
+
+def refuse_all(
+    raw_client: RawClientFactory,
+    version: ProtocolVersion,
+    tries: Mapping[str, Credentials],
+    *,
+    malformed: bool = False,
+) -> None:
+    """Every login in *tries* (what it is -> credentials), each on its own connection with
+    a fresh client id, must be refused (see :func:`require_refused`)."""
+    for how, (username, password) in tries.items():
+        raw = raw_client()
+        data = connect_bytes(
+            version, client_id=unique().encode(), username=username, password=password
+        )
+        require_refused(attempt(raw, data), version, how, malformed=malformed)
+        raw.close()
+
+
+def still_serves(
+    raw_client: RawClientFactory, profile: SecurityProfile, version: ProtocolVersion
+) -> None:
+    """The broker survived what came before: a profile user still logs in."""
+    user = password_users(profile)[0]
+    raw = raw_client()
+    data = connect_bytes(
+        version,
+        client_id=unique().encode(),
+        username=user.encode(),
+        password=profile.users[user].password.encode(),
+    )
+    answer = attempt(raw, data)
+    assert answer is not None and int(answer.reason_code) == 0, (
+        f"afterwards {user!r} can no longer log in: {answer!r}"
+    )
+    raw.close()
 
 
 # ---------------------------------------------------------------------- topics

@@ -68,6 +68,9 @@ class _RefusedPublisher:
             publish = Publish(topic, payload, QoS(qos), retain=True, packet_id=1 if qos else None)
             data += encode(publish, self._version)
         self.answer = attempt(raw, data)
+        if self.answer is not None and int(self.answer.reason_code) == 0:
+            raw.close()  # wrongly accepted: nothing to wait for (dropping it fires a will)
+            return self.answer
         # Once the broker has closed the connection it is done with it: a will it
         # (wrongly) kept has been published by then, before the sentinel is sent.
         wait_closed(raw)

@@ -10,67 +10,19 @@ to read it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 
 from mqttsec.fixtures.clients import ClientTimeout, MqttClient, Received
 from mqttsec.fixtures.expect import SentinelLost
-from mqttsec.fixtures.plugin import RawClientFactory, mqttsec_unsupported
+from mqttsec.fixtures.plugin import RawClientFactory
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.reference_broker.protocol import Properties, ProtocolVersion
 
-from ._support import PROBE_CLIENT_ID, password_users, unique
+from ._plans import takeover_plan
+from ._support import unique
 
 MqttClientFactory = Callable[..., MqttClient]
-
-
-@dataclass(frozen=True, slots=True)
-class _Takeover:
-    victim: str
-    attacker: str
-    publisher: str
-    secret: str  # the victim may read it, the attacker may not
-    shared: str  # both may read it (the sentinel)
-
-
-def _candidates(profile: SecurityProfile, user: str) -> list[str]:
-    out = []
-    for rule in profile.acl:
-        if "%c" in rule.topic or rule.topic.startswith("$"):
-            continue
-        base = rule.topic.replace("%u", user)
-        out.append(base[:-1] + unique() if base.endswith("#") else base)
-    return [t.replace("+", "x") for t in out]
-
-
-def _plan(profile: SecurityProfile) -> _Takeover:
-    """Two users and two topics for the scenario, chosen from the profile's ACL."""
-    users = password_users(profile)
-    cid = PROBE_CLIENT_ID
-
-    def reads(user: str, topic: str) -> bool:
-        return profile.may_receive(user, topic, "plain", client_id=cid)
-
-    topics = [t for u in users for t in _candidates(profile, u)]
-    for victim in users:
-        for attacker in users:
-            if attacker == victim:
-                continue
-            secret = [t for t in topics if reads(victim, t) and not reads(attacker, t)]
-            shared = [t for t in topics if reads(victim, t) and reads(attacker, t)]
-            for s in secret:
-                for h in shared:
-                    for publisher in users:
-                        if profile.may_publish(
-                            publisher, s, "plain", client_id=cid
-                        ) and profile.may_publish(publisher, h, "plain", client_id=cid):
-                            return _Takeover(victim, attacker, publisher, s, h)
-    mqttsec_unsupported(
-        f"profile {profile.name!r} has no two users with a topic only one of them may read "
-        "and one both may read"
-    )
-    raise AssertionError("unreachable")
 
 
 @pytest.mark.scenario(
@@ -95,7 +47,7 @@ def test_takeover_by_another_user_leaks_no_queued_message(
     printed on a device, becomes a way to read another user's messages); related to
     mosquitto CVE-2021-34434 (stale permissions on durable sessions).
     """
-    plan = _plan(mqtt_profile)
+    plan = takeover_plan(mqtt_profile)
     client_id = unique()
     victim = mqtt_client(plan.victim, client_id=client_id, clean=False, connect=False)
     assert victim.connect(session_expiry=600) == 0, victim.refusal
