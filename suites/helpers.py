@@ -63,22 +63,32 @@ def connect_bytes(
     clean: bool = True,
     keep_alive: int = 30,
     name: bytes = b"MQTT",
+    level: int | None = None,
     reserved: bool = False,
+    will: tuple[bytes, bytes] | None = None,
+    will_bits: int = 0,
 ) -> bytes:
-    """A CONNECT built byte by byte, without will and (under 5.0) without properties.
+    """A CONNECT built byte by byte; under 5.0 without properties (nor will properties).
 
     It can carry ill-formed UTF-8 and U+0000 in the credentials, a password without a
-    username, another protocol *name*, or the *reserved* flag bit set. A fresh client id is
-    used when none is given.
+    username, another protocol *name* or *level*, the *reserved* flag bit set, and will
+    flag bits that contradict each other: *will* is (topic, payload) and sets the Will Flag;
+    *will_bits* is or-ed into the flags as is (Will QoS 0x08/0x10, Will Retain 0x20). A
+    fresh client id is used when none is given.
     """
     user = username.encode() if isinstance(username, str) else username
     secret = password.encode() if isinstance(password, str) else password
-    flags = (0x02 if clean else 0) | (0x01 if reserved else 0)
+    flags = (0x02 if clean else 0) | (0x01 if reserved else 0) | (0x04 if will else 0)
     flags |= (0x80 if user is not None else 0) | (0x40 if secret is not None else 0)
-    body = string(name) + bytes([int(version), flags]) + keep_alive.to_bytes(2, "big")
+    flags |= will_bits
+    protocol_level = int(version) if level is None else level
+    body = string(name) + bytes([protocol_level, flags]) + keep_alive.to_bytes(2, "big")
     if version is ProtocolVersion.V5:
         body += b"\x00"  # property length 0
     body += string(unique().encode() if client_id is None else client_id)
+    if will is not None:
+        body += (b"\x00" if version is ProtocolVersion.V5 else b"") + string(will[0])
+        body += string(will[1])
     if user is not None:
         body += string(user)
     if secret is not None:
@@ -86,14 +96,25 @@ def connect_bytes(
     return b"\x10" + remaining_length(len(body)) + body
 
 
-def publish_bytes(version: ProtocolVersion, topic: bytes, payload: bytes, *, qos: int = 0) -> bytes:
-    """A PUBLISH built by hand, so that the topic can be empty or ill-formed UTF-8.
+def publish_bytes(
+    version: ProtocolVersion,
+    topic: bytes,
+    payload: bytes,
+    *,
+    qos: int = 0,
+    packet_id: int = 1,
+    properties: bytes = b"",
+) -> bytes:
+    """A PUBLISH built by hand, so that the topic can be empty or ill-formed UTF-8, the QoS
+    3, the packet id 0, and the 5.0 *properties* (encoded property bytes, without their
+    length) anything at all.
 
-    QoS 1 and 2 use packet id 1; under 5.0 there are no properties (in particular no Topic
-    Alias, so an empty topic is a protocol error rather than an alias lookup).
+    Without *properties* a 5.0 PUBLISH has none: in particular no Topic Alias, so an empty
+    topic is a protocol error rather than an alias lookup.
     """
-    body = string(topic) + (b"\x00\x01" if qos else b"")
+    body = string(topic) + (packet_id.to_bytes(2, "big") if qos else b"")
     if version is ProtocolVersion.V5:
-        body += b"\x00"
+        body += remaining_length(len(properties)) + properties
     body += payload
     return bytes([0x30 | (qos << 1)]) + remaining_length(len(body)) + body
+

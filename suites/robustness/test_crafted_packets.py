@@ -13,11 +13,8 @@ from mqttsec.fixtures.plugin import RawClientFactory
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.reference_broker.protocol import (
     Connack,
-    ProtocolError,
     ProtocolVersion,
     Publish,
-    QoS,
-    Subscription,
 )
 from mqttsec.suites.helpers import unique
 
@@ -27,7 +24,9 @@ from ._support import (
     closed_or_refused,
     connect_bytes,
     open_probe,
+    prove_not_forwarded,
     publish_bytes,
+    watcher,
 )
 
 
@@ -111,32 +110,14 @@ def test_invalid_utf8_topic_not_forwarded(
     clients, which then crashed or disconnected). The sentinel proves non-delivery.
     """
     probe = open_probe(mqtt_client, mqtt_profile)
-    watcher = mqtt_raw_client()
-    user = probe.user
-    answer = watcher.connect(
-        unique("mqttsec-rob"), username=user, password=mqtt_profile.users[user].password
-    )
-    assert int(answer.reason_code) == 0, f"the watcher {user!r} could not log in: {answer}"
-    suback = watcher.subscribe(Subscription("#", QoS(1)), Subscription(f"{probe.stem}#", QoS(1)))
-    assert int(suback.reason_codes[1]) < 0x80, f"watcher may not read {probe.stem}#: {suback}"
+    watch = watcher(mqtt_raw_client, mqtt_profile, probe)
     marker = unique("bad-topic").encode()
-    raw = attacker(mqtt_raw_client, mqtt_profile, user)
+    raw = attacker(mqtt_raw_client, mqtt_profile, probe.user)
     topic = probe.stem.encode() + marker + bad
     raw.send_bytes(publish_bytes(mqtt_version, topic, marker, qos=1))
     got = closed_or_refused(raw, f"a PUBLISH to the ill-formed topic {topic!r}")
     assert not any(isinstance(p, Publish) for p in got)
-    sentinel = unique("mqttsec-sentinel").encode()
-    probe.client.publish(probe.topic, sentinel, qos=1)
-    try:
-        while True:
-            message = watcher.next_message()
-            assert marker not in message.payload, f"FORWARDED: {message!r}"
-            if message.payload == sentinel:
-                break
-    except ProtocolError as exc:
-        raise AssertionError(
-            f"FORWARDED: the watcher received a malformed PUBLISH: {exc}"
-        ) from None
+    prove_not_forwarded(watch, probe, marker, f"a PUBLISH to {topic!r}")
     probe.check("after another client published to an ill-formed topic")
 
 
