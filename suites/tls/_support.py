@@ -20,12 +20,14 @@ from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
 from mqttsec.fixtures.targets import Capability, Endpoint, RunningTarget
 from mqttsec.reference_broker.protocol import ProtocolVersion
-from mqttsec.suites.helpers import unique
+from mqttsec.suites.helpers import connect_bytes, unique
 
 __all__ = [
     "WEAK_CIPHERS",
     "agreed",
     "cafile",
+    "connack_over",
+    "credentials",
     "endpoint",
     "handshake",
     "mtls_attempt",
@@ -33,6 +35,7 @@ __all__ = [
     "offerable",
     "present_certificate",
     "probe_context",
+    "raw_login",
     "tls_listeners",
     "unique",
 ]
@@ -225,3 +228,66 @@ def mtls_attempt(
         return None, str(exc)
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------------- raw TLS logins
+
+
+def credentials(profile: SecurityProfile, listener: str) -> tuple[str | None, str | None]:
+    """What a legitimate client sends in CONNECT on *listener*: nothing where the
+    certificate is the identity, else the first password user allowed there."""
+    if profile.listener(listener).identity_as_username:
+        return None, None
+    users = sorted(u for u in profile.users if profile.may_connect(u, listener))
+    if not users:
+        mqttsec_unsupported(f"profile {profile.name!r} has no password user on {listener!r}")
+    return users[0], profile.users[users[0]].password
+
+
+def raw_login(
+    where: Endpoint,
+    context: ssl.SSLContext,
+    version: ProtocolVersion,
+    username: str | None,
+    password: str | None,
+    *,
+    session: ssl.SSLSession | None = None,
+) -> tuple[int | None, bool, str]:
+    """A TLS handshake and a hand-built CONNECT over it.
+
+    Returns:
+        The CONNACK return/reason code (None without one), whether the TLS session was
+        resumed, and what ended the attempt (empty after a CONNACK).
+    """
+    try:
+        sock = socket.create_connection((where.host, where.port), timeout=5)
+    except OSError as exc:
+        return None, False, f"no TCP connection: {exc}"
+    try:
+        with context.wrap_socket(sock, server_hostname=where.host, session=session) as tls:
+            code, why = connack_over(tls, version, username, password)
+            return code, bool(tls.session_reused), why
+    except (ssl.SSLError, OSError) as exc:
+        return None, False, f"{type(exc).__name__}: {exc}"
+    finally:
+        sock.close()
+
+
+def connack_over(
+    tls: ssl.SSLSocket, version: ProtocolVersion, username: str | None, password: str | None
+) -> tuple[int | None, str]:
+    """Send a hand-built CONNECT over an established TLS socket: the CONNACK return/reason
+    code (None without one) and, without one, what came instead."""
+    try:
+        tls.sendall(connect_bytes(version, username=username, password=password))
+        answer = b""
+        while len(answer) < 4:
+            chunk = tls.recv(4 - len(answer))
+            if not chunk:
+                return None, f"closed after {answer.hex() or 'nothing'}"
+            answer += chunk
+    except (ssl.SSLError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if answer[0] != 0x20:
+        return None, f"not a CONNACK: {answer.hex()}"
+    return answer[3], ""
