@@ -1,0 +1,524 @@
+"""Hypothesis strategies for malformed MQTT input, made by targeted mutation of valid packets.
+
+Each example is a :class:`Malformed`: the bytes one connection sends, whether the harness
+logs in first, and a *label* naming the kind of malformation (``"remaining-length:long"``,
+``"utf8:nul"``, ``"state:second-connect"``, ...), so a failure says what kind of input caused
+it. :data:`LABELS` lists them all; :func:`malformed` draws from every kind.
+
+Whether the bytes really break a rule is not assumed from the label: the spec-exact codec
+decides (:func:`mqttsec.fuzz.wire.codec_objection`). Some mutations leave a valid stream (a
+longer remaining length on PUBLISH just lengthens the payload), and the harness then
+accepts any answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Final
+
+from hypothesis import strategies as st
+
+from mqttsec.reference_broker.protocol import (
+    PROPERTY_SPECS,
+    Connack,
+    Connect,
+    Packet,
+    PacketType,
+    Pingresp,
+    Properties,
+    PropertyId,
+    ProtocolVersion,
+    Publish,
+    QoS,
+    Suback,
+    Subscribe,
+    Subscription,
+    Unsuback,
+    Unsubscribe,
+    encode,
+)
+
+from .packets import VERSIONS, connects, packet_ids, packets, publishes, topic_names, wills
+from .wire import MARKER, MARKER_BYTES, frame, raw_property, split, vbi
+
+__all__ = ["LABELS", "Malformed", "malformed", "mutation_strategies"]
+
+V5: Final = ProtocolVersion.V5
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """What one fuzz connection sends.
+
+    Attributes:
+        label: the kind of malformation, ``"<family>:<detail>"``.
+        version: the MQTT version of the login and of the mutated packet.
+        data: the bytes sent after the login (or first, without one).
+        login: whether the harness sends its own valid CONNECT before *data*.
+    """
+
+    label: str
+    version: ProtocolVersion
+    data: bytes
+    login: bool = True
+
+
+_versions = st.sampled_from(VERSIONS)
+
+
+@cache
+def _client_packet(version: ProtocolVersion, what: str = "any") -> st.SearchStrategy[Packet]:
+    """A valid packet a logged-in client may send (not CONNECT); *what* narrows it:
+    ``"long"`` more than two bytes, ``"not-publish"``, ``"with-id"`` one with a packet id."""
+    base = packets(version, "client", broker_safe=True).filter(lambda p: not isinstance(p, Connect))
+    if what == "long":
+        return base.filter(lambda p: len(encode(p, version)) > 2)
+    if what == "not-publish":
+        return base.filter(lambda p: p.type is not PacketType.PUBLISH)
+    if what == "with-id":
+        return base.filter(
+            lambda p: (
+                p.type not in (PacketType.PINGREQ, PacketType.DISCONNECT, PacketType.AUTH)
+                and not (isinstance(p, Publish) and p.qos == 0)
+            )
+        )
+    return base
+
+
+@cache
+def _qos0_publish(version: ProtocolVersion) -> st.SearchStrategy[Publish]:
+    return publishes(version, broker_safe=True).filter(lambda p: p.qos == 0)
+
+
+def _case(
+    label: str, build: Callable[[st.DrawFn, ProtocolVersion], bytes], *, login: bool = True
+) -> st.SearchStrategy[Malformed]:
+    """Malformed input of either version, built by *build(draw, version)*."""
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> Malformed:
+        version = draw(_versions)
+        return Malformed(label, version, build(draw, version), login)
+
+    return strategy()
+
+
+def _v5_case(
+    label: str, build: Callable[[st.DrawFn], bytes], *, login: bool = True
+) -> st.SearchStrategy[Malformed]:
+    """Malformed MQTT 5.0 input (properties exist only there)."""
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> Malformed:
+        return Malformed(label, V5, build(draw), login)
+
+    return strategy()
+
+
+# --- framing: remaining length and variable byte integers --------------------------------
+
+
+def _length_long(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    b0, body = split(encode(draw(_client_packet(v)), v))
+    extra = draw(st.binary(min_size=1, max_size=8))
+    return bytes((b0,)) + vbi(len(body) + len(extra)) + body + extra
+
+
+def _length_short(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    b0, body = split(encode(draw(_client_packet(v, "long")), v))
+    cut = draw(st.integers(1, len(body)))
+    return bytes((b0,)) + vbi(len(body) - cut) + body
+
+
+def _vbi_overlong(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    b0, body = split(encode(draw(_client_packet(v)), v))
+    short = bytearray(vbi(len(body)))
+    pad = draw(st.integers(1, 5 - len(short)))
+    short[-1] |= 0x80
+    long_form = bytes(short) + b"\x80" * (pad - 1) + b"\x00"
+    return bytes((b0,)) + long_form + body
+
+
+def _vbi_truncated(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    b0 = draw(st.sampled_from([0x30, 0x82, 0xA2, 0x62, 0x40]))
+    return bytes((b0,)) + draw(
+        st.binary(min_size=1, max_size=4).map(lambda b: bytes(x | 0x80 for x in b))
+    )
+
+
+def _vbi_five_bytes(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    b0 = draw(st.sampled_from([0x30, 0x82, 0xA2, 0x40, 0xC0]))
+    return bytes((b0,)) + b"\xff\xff\xff\xff" + draw(st.binary(min_size=1, max_size=1))
+
+
+# --- fixed header flags, QoS 3, packet identifier 0 --------------------------------------
+
+_FIXED: Final = {4: 0, 5: 0, 6: 2, 7: 0, 8: 2, 10: 2, 12: 0, 14: 0, 15: 0}
+
+
+def _reserved_flags(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    packet = draw(_client_packet(v, "not-publish"))
+    b0, body = split(encode(packet, v))
+    right = _FIXED[b0 >> 4]
+    flags = (right + draw(st.integers(1, 15))) % 16
+    return frame((b0 & 0xF0) | flags, body)
+
+
+def _publish_dup_qos0(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    p = draw(_qos0_publish(v))
+    b0, body = split(encode(p, v))
+    return frame(b0 | 0x08, body)
+
+
+def _qos3_publish(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    b0, body = split(encode(draw(publishes(v, broker_safe=True)), v))
+    return frame(b0 | 0x06, body)
+
+
+def _qos3_subscribe(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    sub = Subscribe(draw(packet_ids), (Subscription(draw(topic_names)),))
+    b0, body = split(encode(sub, v))
+    return frame(b0, body[:-1] + bytes((body[-1] | 3,)))
+
+
+def _subscribe_options_reserved(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    sub = Subscribe(draw(packet_ids), (Subscription(draw(topic_names)),))
+    b0, body = split(encode(sub, v))
+    bits = draw(st.sampled_from([0x40, 0x80, 0xC0, 0x30] if v is V5 else [0x04, 0x40, 0x80]))
+    return frame(b0, body[:-1] + bytes((body[-1] | bits,)))
+
+
+def _packet_id_zero(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    packet = draw(_client_packet(v, "with-id"))
+    b0, body = split(encode(packet, v))
+    if isinstance(packet, Publish):
+        at = 2 + int.from_bytes(body[:2], "big")
+        return frame(b0, body[:at] + b"\x00\x00" + body[at + 2 :])
+    return frame(b0, b"\x00\x00" + body[2:])
+
+
+# --- strings: UTF-8, U+0000, wildcards, lengths ------------------------------------------
+
+
+def _marked(draw: st.DrawFn, v: ProtocolVersion, field: str) -> tuple[bytes, bool]:
+    """A valid packet with :data:`MARKER` in one string field; (bytes, is CONNECT)."""
+    m = MARKER
+    if field == "topic":
+        return encode(Publish(m, draw(st.binary(max_size=8))), v), False
+    if field == "filter":
+        return encode(Subscribe(draw(packet_ids), (Subscription(m),)), v), False
+    if field == "unsubscribe":
+        return encode(Unsubscribe(draw(packet_ids), (m,)), v), False
+    if field == "user-property":
+        props = Properties(
+            [(PropertyId.USER_PROPERTY, (m, "v") if draw(st.booleans()) else ("k", m))]
+        )
+        return encode(Publish(draw(topic_names), b"x", properties=props), V5), False
+    if field == "response-topic":
+        props = Properties([(PropertyId.RESPONSE_TOPIC, m)])
+        return encode(Publish(draw(topic_names), b"x", properties=props), V5), False
+    connect = draw(connects(v, broker_safe=True))
+    if field == "client-id":
+        connect = replace(connect, client_id=m)
+    elif field == "username":
+        connect = replace(connect, username=m)
+    else:  # will topic
+        will = draw(wills(v, broker_safe=True))
+        connect = replace(connect, will=replace(will, topic=m))
+    return encode(connect, v), True
+
+
+_BAD_UTF8: Final = {
+    "utf8:invalid": [b"ab\xc3\x28cd", b"\xff\xfeabcd", b"abc\x80de", b"ab\xe2\x82cd"],
+    "utf8:surrogate": [b"a\xed\xa0\x80bc", b"\xed\xbf\xbfabc"],
+    "utf8:overlong": [b"a\xc0\x80bcd", b"\xe0\x80\xafabc", b"\xc1\xbfabcd"],
+    "utf8:beyond-unicode": [b"\xf4\x90\x80\x80ab", b"\xf8\x88\x80\x80\x80a"],
+    "utf8:nul": [b"ab\x00cde", b"\x00abcde", b"abcde\x00"],
+}
+_WILDCARD_NAMES: Final = [b"a/+/bc", b"abcd/#", b"+/abcd", b"ab#cde", b"a+bcde", b"######"]
+_BAD_FILTERS: Final = [b"a/#/bc", b"ab+/cd", b"abc#de", b"#/abcd", b"a/b+cd"]
+_STRING_FIELDS: Final = ["topic", "filter", "unsubscribe", "client-id", "username", "will-topic"]
+_V5_FIELDS: Final = ("user-property", "response-topic")
+
+
+def _bad_string(
+    label: str, choices: list[bytes], fields: list[str], v5_fields: tuple[str, ...] = ()
+) -> st.SearchStrategy[Malformed]:
+    """Put one of *choices* (6 bad bytes) where a string field of a valid packet was."""
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> Malformed:
+        v = draw(_versions)
+        pool = fields + list(v5_fields if v is V5 else ())
+        raw, is_connect = _marked(draw, v, draw(st.sampled_from(pool)))
+        bad = raw.replace(MARKER_BYTES, draw(st.sampled_from(choices)), 1)
+        return Malformed(label, v, bad, login=not is_connect)
+
+    return strategy()
+
+
+def _string_length_past_end(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    topic = draw(topic_names)
+    b0, body = split(encode(Publish(topic, b""), v))
+    claimed = draw(st.integers(len(body) - 1, 0xFFFF))
+    return frame(b0, claimed.to_bytes(2, "big") + body[2:])
+
+
+def _oversize_field(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    size = draw(st.sampled_from([65535, 65534, 32768]))
+    return encode(Publish("a" * size, draw(st.binary(max_size=8))), v)
+
+
+def _oversize_payload(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    return encode(Publish(draw(topic_names), b"\xa5" * draw(st.sampled_from([65536, 262144]))), v)
+
+
+# --- MQTT 5.0 properties -----------------------------------------------------------------
+
+_UNKNOWN_IDS: Final = sorted(set(range(0x80)) - {int(p) for p in PROPERTY_SPECS})
+_CONTEXTS: Final = (PacketType.PUBLISH, PacketType.SUBSCRIBE, PacketType.UNSUBSCRIBE)
+
+
+def _with_property_block(
+    draw: st.DrawFn,
+    make_block: Callable[[PacketType], bytes],
+    contexts: tuple[PacketType, ...] = _CONTEXTS,
+) -> bytes:
+    """A v5 PUBLISH/SUBSCRIBE/UNSUBSCRIBE whose property block is *make_block(context)*."""
+    context = draw(st.sampled_from(contexts))
+    topic = draw(topic_names)
+    if context is PacketType.PUBLISH:
+        qos = QoS(draw(st.integers(0, 2)))
+        p: Packet = Publish(topic, b"pl", qos, packet_id=draw(packet_ids) if qos else None)
+        b0, body = split(encode(p, V5))
+        at = 2 + len(topic.encode()) + (2 if qos else 0)
+    else:
+        p = (
+            Subscribe(1, (Subscription(topic),))
+            if context is PacketType.SUBSCRIBE
+            else Unsubscribe(1, (topic,))
+        )
+        b0, body = split(encode(p, V5))
+        at = 2
+    assert body[at] == 0
+    block = make_block(context)
+    return frame(b0, body[:at] + vbi(len(block)) + block + body[at + 1 :])
+
+
+def _allowed(context: PacketType, repeatable: bool | None = None) -> list[PropertyId]:
+    return [
+        pid
+        for pid, spec in PROPERTY_SPECS.items()
+        if context in spec.contexts
+        and (repeatable is None or (pid is PropertyId.USER_PROPERTY) == repeatable)
+    ]
+
+
+def _value(draw: st.DrawFn, pid: PropertyId) -> object:
+    from .packets import property_values
+
+    return draw(property_values(pid))
+
+
+def _prop_unknown(draw: st.DrawFn) -> bytes:
+    def block(context: PacketType) -> bytes:
+        pid = draw(st.sampled_from(_UNKNOWN_IDS))
+        return vbi(pid) + draw(st.binary(max_size=4))
+
+    return _with_property_block(draw, block)
+
+
+def _prop_duplicate(draw: st.DrawFn) -> bytes:
+    def block(context: PacketType) -> bytes:
+        pid = draw(
+            st.sampled_from(
+                [
+                    p
+                    for p in _allowed(context, repeatable=False)
+                    if not (
+                        context is PacketType.PUBLISH and p is PropertyId.SUBSCRIPTION_IDENTIFIER
+                    )
+                ]
+            )
+        )
+        return b"".join(raw_property(pid, _value(draw, pid)) for _ in range(2))  # type: ignore[arg-type]
+
+    return _with_property_block(draw, block, _CONTEXTS[:2])  # UNSUBSCRIBE: user props only
+
+
+def _prop_not_allowed(draw: st.DrawFn) -> bytes:
+    def block(context: PacketType) -> bytes:
+        pid = draw(
+            st.sampled_from(
+                [p for p in PROPERTY_SPECS if context not in PROPERTY_SPECS[p].contexts]
+            )
+        )
+        return raw_property(pid, _value(draw, pid))  # type: ignore[arg-type]
+
+    return _with_property_block(draw, block)
+
+
+def _prop_bad_value(draw: st.DrawFn) -> bytes:
+    choices = {
+        PacketType.PUBLISH: [
+            raw_property(PropertyId.TOPIC_ALIAS, 0),
+            raw_property(PropertyId.PAYLOAD_FORMAT_INDICATOR, 2),
+            raw_property(PropertyId.SUBSCRIPTION_IDENTIFIER, 1),  # client may not send it
+            raw_property(PropertyId.RESPONSE_TOPIC, "a/+/b"),
+            raw_property(PropertyId.CONTENT_TYPE, "\ud800x"),
+        ],
+        PacketType.SUBSCRIBE: [raw_property(PropertyId.SUBSCRIPTION_IDENTIFIER, 0)],
+        PacketType.UNSUBSCRIBE: [raw_property(PropertyId.USER_PROPERTY, ("a\x00", "b"))],
+    }
+    return _with_property_block(draw, lambda c: draw(st.sampled_from(choices[c])))
+
+
+def _prop_length(draw: st.DrawFn) -> bytes:
+    """A property block whose length or last value runs past what is there."""
+
+    def block(context: PacketType) -> bytes:
+        pid = draw(st.sampled_from(_allowed(context)))
+        item = raw_property(pid, _value(draw, pid))  # type: ignore[arg-type]
+        return item[: draw(st.integers(1, len(item) - 1))] if len(item) > 1 else item
+
+    return _with_property_block(draw, block)
+
+
+def _prop_length_vbi(draw: st.DrawFn) -> bytes:
+    """The property length itself overlong or longer than four bytes."""
+    raw = encode(Publish(draw(topic_names), b"x"), V5)
+    b0, body = split(raw)
+    at = 2 + int.from_bytes(body[:2], "big")
+    bad = draw(st.sampled_from([b"\x80\x00", b"\x80\x80\x00", b"\xff\xff\xff\xff\x01", b"\x80"]))
+    return frame(b0, body[:at] + bad + body[at + 1 :])
+
+
+# --- CONNECT as the first packet, and the wrong packet for the state ----------------------
+
+
+def _connect_bad(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    raw = encode(draw(connects(v, broker_safe=True)), v)
+    b0, body = split(raw)
+    flags_at = 7
+    kind = draw(
+        st.sampled_from(["reserved", "will-qos3", "will-bits", "name", "level", "pw-no-user"])
+    )
+    body_b = bytearray(body)
+    if kind == "reserved":
+        body_b[flags_at] |= 0x01
+    elif kind == "will-qos3":
+        body_b[flags_at] |= 0x18 if body_b[flags_at] & 0x04 else 0x00
+        body_b[flags_at] |= 0x18
+    elif kind == "will-bits" and not body_b[flags_at] & 0x04:
+        body_b[flags_at] |= draw(st.sampled_from([0x08, 0x10, 0x20]))
+    elif kind == "name":
+        body_b[2:6] = draw(st.sampled_from([b"MQTt", b"MQIs", b"\x00QTT", b"mqtt"]))
+    elif kind == "level":
+        body_b[6] = draw(st.sampled_from([0, 3, 6, 0xFF]))
+    elif kind == "pw-no-user":
+        body_b[flags_at] = (body_b[flags_at] | 0x40) & 0x7F
+    return frame(b0, bytes(body_b))
+
+
+def _before_connect(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    return encode(draw(_client_packet(v)), v)
+
+
+def _second_connect(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    return encode(draw(connects(v, broker_safe=True)), v)
+
+
+def _server_packet(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    choice = draw(st.sampled_from(["connack", "suback", "unsuback", "pingresp", "type0", "type15"]))
+    if choice == "connack":
+        return encode(Connack(), v)
+    if choice == "suback":
+        return encode(Suback(draw(packet_ids), (0,)), v)  # type: ignore[arg-type]
+    if choice == "unsuback":
+        return encode(Unsuback(draw(packet_ids), (0,) if v is V5 else ()), v)  # type: ignore[arg-type]
+    if choice == "pingresp":
+        return encode(Pingresp(), v)
+    b0 = 0x00 if choice == "type0" else 0xF0
+    return frame(b0, draw(st.binary(max_size=4)) if v is not V5 or b0 == 0 else b"")
+
+
+# --- untargeted: flips, truncation, noise, valid traffic ----------------------------------
+
+
+def _flip(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    raw = bytearray(encode(draw(_client_packet(v)), v))
+    for _ in range(draw(st.integers(1, 3))):
+        raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+    return bytes(raw)
+
+
+def _truncate_refit(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    b0, body = split(encode(draw(_client_packet(v, "long")), v))
+    return frame(b0, body[: draw(st.integers(0, len(body) - 1))])
+
+
+def _noise(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    return draw(st.binary(min_size=1, max_size=64))
+
+
+def _valid(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
+    return b"".join(encode(p, v) for p in draw(st.lists(_client_packet(v), min_size=1, max_size=3)))
+
+
+def mutation_strategies() -> dict[str, st.SearchStrategy[Malformed]]:
+    """Label -> the strategy for that kind of malformed input (every :data:`LABELS` entry)."""
+    out: dict[str, st.SearchStrategy[Malformed]] = {
+        "remaining-length:long": _case("remaining-length:long", _length_long),
+        "remaining-length:short": _case("remaining-length:short", _length_short),
+        "vbi:overlong": _case("vbi:overlong", _vbi_overlong),
+        "vbi:truncated": _case("vbi:truncated", _vbi_truncated),
+        "vbi:five-bytes": _case("vbi:five-bytes", _vbi_five_bytes),
+        "flags:reserved": _case("flags:reserved", _reserved_flags),
+        "flags:dup-with-qos0": _case("flags:dup-with-qos0", _publish_dup_qos0),
+        "flags:subscribe-options": _case("flags:subscribe-options", _subscribe_options_reserved),
+        "qos:3-publish": _case("qos:3-publish", _qos3_publish),
+        "qos:3-subscribe": _case("qos:3-subscribe", _qos3_subscribe),
+        "packet-id:0": _case("packet-id:0", _packet_id_zero),
+        "topic:wildcard-in-name": _bad_string(
+            "topic:wildcard-in-name", _WILDCARD_NAMES, ["topic", "will-topic"], ("response-topic",)
+        ),
+        "topic:bad-filter": _bad_string(
+            "topic:bad-filter", _BAD_FILTERS, ["filter", "unsubscribe"]
+        ),
+        "oversize:string-length": _case("oversize:string-length", _string_length_past_end),
+        "oversize:field": _case("oversize:field", _oversize_field),
+        "oversize:payload": _case("oversize:payload", _oversize_payload),
+        "property:unknown-id": _v5_case("property:unknown-id", _prop_unknown),
+        "property:duplicate": _v5_case("property:duplicate", _prop_duplicate),
+        "property:not-allowed": _v5_case("property:not-allowed", _prop_not_allowed),
+        "property:bad-value": _v5_case("property:bad-value", _prop_bad_value),
+        "property:truncated": _v5_case("property:truncated", _prop_length),
+        "property:length-vbi": _v5_case("property:length-vbi", _prop_length_vbi),
+        "connect:bad-header": _case("connect:bad-header", _connect_bad, login=False),
+        "state:before-connect": _case("state:before-connect", _before_connect, login=False),
+        "state:second-connect": _case("state:second-connect", _second_connect),
+        "state:server-packet": _case("state:server-packet", _server_packet),
+        "bytes:flip": _case("bytes:flip", _flip),
+        "bytes:truncate": _case("bytes:truncate", _truncate_refit),
+        "bytes:noise": _case("bytes:noise", _noise),
+        "valid:packets": _case("valid:packets", _valid),
+    }
+    for label, choices in _BAD_UTF8.items():
+        out[label] = _bad_string(label, choices, _STRING_FIELDS, _V5_FIELDS)
+    return out
+
+
+LABELS: Final = tuple(mutation_strategies())
+"""Every malformation label :func:`malformed` can produce."""
+
+
+def malformed(labels: tuple[str, ...] | None = None) -> st.SearchStrategy[Malformed]:
+    """Malformed input of every kind (or only the given *labels*), both MQTT versions."""
+    table = mutation_strategies()
+    chosen = LABELS if labels is None else labels
+    unknown = [label for label in chosen if label not in table]
+    if unknown:
+        raise ValueError(f"unknown mutation labels {unknown}; known: {', '.join(LABELS)}")
+    return st.one_of([table[label] for label in chosen])
