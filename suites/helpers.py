@@ -9,18 +9,24 @@ express is sent through the project's codec or paho instead.
 
 from __future__ import annotations
 
+import time
 import uuid
 
+from mqttsec.fixtures.clients import Received
+from mqttsec.fixtures.expect import SentinelLost, Subscriber
 from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker.protocol import ProtocolVersion
 from mqttsec.reference_broker.protocol.primitives import encode_vbi
 
 __all__ = [
     "PROBE_CLIENT_ID",
+    "answer_bytes",
     "connect_bytes",
     "password_users",
     "publish_bytes",
+    "read_until_sentinel",
     "remaining_length",
     "string",
     "unique",
@@ -118,3 +124,51 @@ def publish_bytes(
     body += payload
     return bytes([0x30 | (qos << 1)]) + remaining_length(len(body)) + body
 
+
+def answer_bytes(raw: RawClient, wait: float) -> tuple[bytes, bool]:
+    """What the broker sends on *raw*, as bytes, and whether it then closed the connection.
+
+    For answers no version-bound decoder can be trusted with: a broker that does not know a
+    CONNECT's protocol level answers in a format of its choosing (a 3.1.1 CONNACK to a
+    level-6 CONNECT is as likely as a 5.0 one). Reads until the broker closes, *wait*
+    seconds pass, or an accepting CONNACK is complete (there is no close to wait for then).
+    """
+    deadline = time.monotonic() + wait
+    data = b""
+    while (remaining := deadline - time.monotonic()) > 0:
+        raw.sock.settimeout(remaining)
+        try:
+            chunk = raw.sock.recv(65536)
+        except TimeoutError:
+            break
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return data, True
+        data += chunk
+        if len(data) >= 4 and data[0] == 0x20 and data[3] == 0:
+            break  # accepted: no close to wait for
+    return data, False
+
+
+def read_until_sentinel(
+    subscriber: Subscriber, token: bytes, forbidden: bytes, *, leak: str, lost: str
+) -> None:
+    """Read *subscriber*'s messages until the one carrying *token*; none before it may
+    carry *forbidden* (the sentinel method, for a sentinel already published).
+
+    Raises:
+        AssertionError: *forbidden* arrived (``LEAK: <leak>``).
+        SentinelLost: *token* never came (*lost*, and what came instead), so nothing is
+            proven.
+    """
+    seen: list[Received] = []
+    while True:
+        try:
+            message = subscriber.next_message()
+        except TimeoutError:
+            raise SentinelLost(f"{lost}; seen {seen!r}") from None
+        assert message.payload != forbidden, f"LEAK: {leak}"
+        if message.payload == token:
+            return
+        seen.append(message)

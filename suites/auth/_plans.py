@@ -9,12 +9,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mqttsec.fixtures.plugin import mqttsec_unsupported
+from mqttsec.fixtures.clients import MqttClient
+from mqttsec.fixtures.plugin import RawClientFactory, mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.raw_client import RawClient
+from mqttsec.reference_broker.protocol import ProtocolVersion
 
-from ._support import PROBE_CLIENT_ID, password_users, unique
+from ._support import (
+    PROBE_CLIENT_ID,
+    MqttClientFactory,
+    password_users,
+    persistent_login,
+    unique,
+)
 
-__all__ = ["Escalation", "Takeover", "escalation_plan", "takeover_plan"]
+__all__ = [
+    "Escalation",
+    "Takeover",
+    "connect_victim",
+    "escalation_plan",
+    "take_over",
+    "takeover_plan",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +110,34 @@ def takeover_plan(profile: SecurityProfile) -> Takeover:
         "and one both may read"
     )
     raise AssertionError("unreachable")
+
+
+def connect_victim(mqtt_client: MqttClientFactory, plan: Takeover, client_id: str) -> MqttClient:
+    """The victim, logged in on *client_id* with a persistent session and subscribed (QoS 1)
+    to the secret and the shared topic."""
+    victim = mqtt_client(plan.victim, client_id=client_id, clean=False, connect=False)
+    assert victim.connect(session_expiry=600) == 0, victim.refusal
+    assert all(code < 0x80 for code in victim.subscribe(plan.secret, plan.shared, qos=1))
+    return victim
+
+
+def take_over(
+    raw_client: RawClientFactory,
+    profile: SecurityProfile,
+    version: ProtocolVersion,
+    plan: Takeover,
+    client_id: str,
+) -> RawClient | None:
+    """The attacker logs in with the victim's *client_id* and asks to resume its session.
+
+    Returns:
+        The attacker's connection when the broker resumed the session (Session Present 1);
+        None when it refused the attacker or started afresh: then nothing was inherited.
+    """
+    attacker, answer = persistent_login(raw_client, profile, version, plan.attacker, client_id)
+    if int(answer.reason_code) != 0 or not answer.session_present:
+        return None
+    return attacker
 
 
 def escalation_plan(profile: SecurityProfile) -> Escalation:

@@ -12,28 +12,57 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mqttsec.fixtures.clients import ClientTimeout, PeerClosed
-from mqttsec.fixtures.plugin import RawClientFactory, deviation, mqttsec_unsupported
+from mqttsec.fixtures.clients import ClientTimeout, MqttClient, PeerClosed
+from mqttsec.fixtures.expect import Publisher, expect_not_delivered
+from mqttsec.fixtures.plugin import (
+    MqttClientFactory,
+    RawClientFactory,
+    deviation,
+    mqttsec_unsupported,
+)
 from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
 from mqttsec.fixtures.raw_client import RawClient
-from mqttsec.reference_broker.protocol import Connack, ProtocolVersion
-from mqttsec.suites.helpers import PROBE_CLIENT_ID, connect_bytes, password_users, unique
+from mqttsec.reference_broker.protocol import (
+    Connack,
+    Connect,
+    Properties,
+    ProtocolVersion,
+    Will,
+    encode,
+)
+from mqttsec.suites.helpers import (
+    PROBE_CLIENT_ID,
+    connect_bytes,
+    password_users,
+    read_until_sentinel,
+    unique,
+)
 
 __all__ = [
     "PROBE_CLIENT_ID",
+    "Credentials",
+    "MqttClientFactory",
     "Route",
     "attempt",
+    "close_after",
     "connect_bytes",
+    "expect_no_publish_from",
+    "expect_not_retained",
     "find_route",
     "password_listeners",
     "password_users",
+    "persistent_login",
+    "read_until_sentinel",
     "refusal_codes",
     "refuse_all",
     "require_refused",
+    "session_expiry",
     "still_serves",
     "unique",
     "unknown_username",
+    "user_connect",
     "wait_closed",
+    "wrong_login",
 ]
 
 _V311_REFUSED = frozenset({0x04, 0x05})  # bad user name or password / not authorized
@@ -61,6 +90,69 @@ def unknown_username(profile: SecurityProfile) -> str:
     return name
 
 
+# ---------------------------------------------------------------------- logins
+
+
+def session_expiry(version: ProtocolVersion) -> Properties:
+    """Ask for a session that outlives the connection (5.0; 3.1.1 uses clean session 0 alone)."""
+    if version is ProtocolVersion.V5:
+        return Properties.of(session_expiry_interval=600)
+    return Properties()
+
+
+def user_connect(
+    profile: SecurityProfile, version: ProtocolVersion, user: str, *, client_id: bytes | None = None
+) -> bytes:
+    """CONNECT bytes of *user* with the right password (a fresh client id unless given)."""
+    password = profile.users[user].password
+    return connect_bytes(version, client_id=client_id, username=user, password=password)
+
+
+def wrong_login(
+    version: ProtocolVersion,
+    user: str,
+    client_id: str | None = None,
+    *,
+    persistent: bool = False,
+    will: Will | None = None,
+) -> bytes:
+    """CONNECT bytes of *user* with a fresh wrong password (a fresh client id unless given).
+
+    *persistent* asks for a session that outlives the connection (clean start 0, and under
+    5.0 a session expiry), which a refused login must not create, resume or discard.
+    """
+    connect = Connect(
+        client_id=unique() if client_id is None else client_id,
+        protocol_version=version,
+        clean_start=not persistent,
+        username=user,
+        password=unique("wrong").encode(),
+        will=will,
+        properties=session_expiry(version) if persistent else Properties(),
+    )
+    return encode(connect, version)
+
+
+def persistent_login(
+    raw_client: RawClientFactory,
+    profile: SecurityProfile,
+    version: ProtocolVersion,
+    user: str,
+    client_id: str,
+) -> tuple[RawClient, Connack]:
+    """*user* logs in on a new raw connection with *client_id* and the right password,
+    asking to resume (or keep) a persistent session; the client and the broker's CONNACK."""
+    raw = raw_client()
+    answer = raw.connect(
+        client_id,
+        username=user,
+        password=profile.users[user].password,
+        clean=False,
+        properties=session_expiry(version),
+    )
+    return raw, answer
+
+
 # ---------------------------------------------------------------------- verdicts
 
 
@@ -75,6 +167,18 @@ def attempt(raw: RawClient, data: bytes) -> Connack | None:
         return raw.expect(Connack)
     except (PeerClosed, ClientTimeout):
         return None
+
+
+def close_after(raw: RawClient, answer: Connack | None) -> None:
+    """End a connection whose CONNECT got *answer* so that whatever it carries is settled.
+
+    A wrongly accepted connection is dropped at once (dropping it is what fires a will); a
+    refused one is read until the broker closes it (see :func:`wait_closed`).
+    """
+    if answer is not None and int(answer.reason_code) == 0:
+        raw.close()
+    else:
+        wait_closed(raw)
 
 
 def wait_closed(raw: RawClient) -> None:
@@ -145,17 +249,56 @@ def still_serves(
     """The broker survived what came before: a profile user still logs in."""
     user = password_users(profile)[0]
     raw = raw_client()
-    data = connect_bytes(
-        version,
-        client_id=unique().encode(),
-        username=user.encode(),
-        password=profile.users[user].password.encode(),
-    )
-    answer = attempt(raw, data)
+    answer = attempt(raw, user_connect(profile, version, user))
     assert answer is not None and int(answer.reason_code) == 0, (
         f"afterwards {user!r} can no longer log in: {answer!r}"
     )
     raw.close()
+
+
+def expect_no_publish_from(
+    mqtt_client: MqttClientFactory, route: Route, refused: Publisher, what: str
+) -> None:
+    """*refused* (a refused connection standing in as a publisher) gets nothing delivered to
+    the route's reader on the route's first topic, proven by the writer's sentinel there."""
+    topic = route.topics[0]
+    observer = mqtt_client(route.reader)
+    assert observer.subscribe(topic)[0] < 0x80
+    writer = mqtt_client(route.writer)
+    expect_not_delivered(
+        observer,
+        refused,
+        topic,
+        unique(what).encode(),
+        sentinel_topic=topic,
+        sentinel_publisher=writer,
+    )
+
+
+def expect_not_retained(
+    mqtt_client: MqttClientFactory,
+    writer: MqttClient,
+    reader: str,
+    forbidden: str,
+    sentinel: str,
+    payload: bytes,
+    leak: str,
+) -> None:
+    """No message carrying *payload* is retained on *forbidden*: a fresh subscriber of
+    *reader* gets the retained messages of its first filter before those of its second, so
+    *writer*'s retained sentinel on *sentinel* ends the search. Both retained messages are
+    cleared afterwards."""
+    token = unique("retained-sentinel").encode()
+    writer.publish(sentinel, token, retain=True)
+    try:
+        late = mqtt_client(reader)
+        late.subscribe(forbidden)
+        late.subscribe(sentinel)  # its retained message comes after the first filter's
+        lost = f"retained sentinel on {sentinel!r} never came"
+        read_until_sentinel(late, token, payload, leak=leak, lost=lost)
+    finally:
+        writer.publish(sentinel, b"", retain=True)
+        writer.publish(forbidden, b"", retain=True)
 
 
 # ---------------------------------------------------------------------- topics

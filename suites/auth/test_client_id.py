@@ -9,37 +9,30 @@ what it must not do is hand that user the first user's subscriptions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from mqttsec.fixtures.clients import ClientTimeout, MqttClient, Received
-from mqttsec.fixtures.expect import SentinelLost, expect_delivered
+from mqttsec.fixtures.clients import MqttClient
+from mqttsec.fixtures.expect import expect_delivered
 from mqttsec.fixtures.plugin import RawClientFactory, deviation, mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
-from mqttsec.reference_broker.protocol import Properties, PropertyId, ProtocolVersion
+from mqttsec.reference_broker.protocol import PropertyId, ProtocolVersion
 
-from ._plans import takeover_plan
+from ._plans import connect_victim, take_over, takeover_plan
 from ._support import (
+    MqttClientFactory,
     attempt,
     connect_bytes,
     find_route,
     password_users,
+    persistent_login,
+    read_until_sentinel,
     require_refused,
     still_serves,
     unique,
     unknown_username,
+    user_connect,
     wait_closed,
 )
-
-MqttClientFactory = Callable[..., MqttClient]
-
-
-def _expiry(version: ProtocolVersion) -> Properties:
-    """A session that outlives the connection (5.0; 3.1.1 uses clean session 0 alone)."""
-    if version is ProtocolVersion.V5:
-        return Properties.of(session_expiry_interval=600)
-    return Properties()
 
 
 def _other_user(profile: SecurityProfile, user: str) -> str:
@@ -85,13 +78,7 @@ def test_malformed_client_id_does_not_alias_another(
     variants = (raw_id + b"\x00", raw_id + b"\x00" + unique().encode(), raw_id + b"\xff", overlong)
     for variant in variants:
         raw = mqtt_raw_client()
-        data = connect_bytes(
-            mqtt_version,
-            client_id=variant,
-            username=other.encode(),
-            password=mqtt_profile.users[other].password.encode(),
-        )
-        answer = attempt(raw, data)
+        answer = attempt(raw, user_connect(mqtt_profile, mqtt_version, other, client_id=variant))
         raw.close()
         if answer is not None and int(answer.reason_code) == 0:
             deviation(f"client id {variant!r} (ill-formed UTF-8 or NUL) was accepted")
@@ -125,12 +112,7 @@ def test_long_client_ids_are_not_truncated(
         assert owner.subscribe(route.topics[0])[0] < 0x80
         other = _other_user(mqtt_profile, route.reader)
         raw = mqtt_raw_client()
-        data = connect_bytes(
-            mqtt_version,
-            client_id=(stem + "-other").encode(),
-            username=other.encode(),
-            password=mqtt_profile.users[other].password.encode(),
-        )
+        data = user_connect(mqtt_profile, mqtt_version, other, client_id=(stem + "-other").encode())
         attempt(raw, data)
         raw.close()
         writer = mqtt_client(route.writer)
@@ -138,13 +120,7 @@ def test_long_client_ids_are_not_truncated(
     owner.close()
     raw = mqtt_raw_client()
     user = password_users(mqtt_profile)[0]
-    data = connect_bytes(
-        mqtt_version,
-        client_id=b"c" * 0xFFFF,
-        username=user.encode(),
-        password=mqtt_profile.users[user].password.encode(),
-    )
-    attempt(raw, data)
+    attempt(raw, user_connect(mqtt_profile, mqtt_version, user, client_id=b"c" * 0xFFFF))
     raw.close()
     still_serves(mqtt_raw_client, mqtt_profile, mqtt_version)
 
@@ -169,14 +145,7 @@ def test_empty_client_id_never_shares_a_session(
     users = password_users(mqtt_profile)
     first, second = users[0], _other_user(mqtt_profile, users[0])
     for index, user in enumerate((first, second)):
-        raw = mqtt_raw_client()
-        answer = raw.connect(
-            "",
-            username=user,
-            password=mqtt_profile.users[user].password,
-            clean=False,
-            properties=_expiry(mqtt_version),
-        )
+        raw, answer = persistent_login(mqtt_raw_client, mqtt_profile, mqtt_version, user, "")
         code = int(answer.reason_code)
         if code == 0:
             assert not (index and answer.session_present), (
@@ -263,37 +232,25 @@ def test_takeover_of_a_live_session_inherits_no_subscription(
     """
     plan = takeover_plan(mqtt_profile)
     client_id = unique()
-    victim = mqtt_client(plan.victim, client_id=client_id, clean=False, connect=False)
-    assert victim.connect(session_expiry=600) == 0, victim.refusal
-    assert all(code < 0x80 for code in victim.subscribe(plan.secret, plan.shared, qos=1))
-    attacker = mqtt_raw_client()
-    answer = attacker.connect(
-        client_id,
-        username=plan.attacker,
-        password=mqtt_profile.users[plan.attacker].password,
-        clean=False,
-        properties=_expiry(mqtt_version),
-    )
-    if int(answer.reason_code) != 0 or not answer.session_present:
+    connect_victim(mqtt_client, plan, client_id)
+    attacker = take_over(mqtt_raw_client, mqtt_profile, mqtt_version, plan, client_id)
+    if attacker is None:
         return  # refused, or started afresh: nothing inherited
     publisher = mqtt_client(plan.publisher)
     secret = unique("after-takeover").encode()
     token = unique("after-takeover-sentinel").encode()
     publisher.publish(plan.secret, secret, qos=1)
     publisher.publish(plan.shared, token, qos=1)
-    seen: list[Received] = []
-    while True:
-        try:
-            message = attacker.next_message()
-        except ClientTimeout:
-            raise SentinelLost(
-                f"{plan.attacker!r} resumed {plan.victim!r}'s session but the sentinel on "
-                f"{plan.shared!r} never came; seen {seen!r}"
-            ) from None
-        assert message.payload != secret, (
-            f"LEAK: {plan.attacker!r} took over {plan.victim!r}'s live client id and received "
-            f"a new message on {plan.secret!r} through the inherited subscription"
-        )
-        if message.payload == token:
-            return
-        seen.append(message)
+    read_until_sentinel(
+        attacker,
+        token,
+        secret,
+        leak=(
+            f"{plan.attacker!r} took over {plan.victim!r}'s live client id and received a "
+            f"new message on {plan.secret!r} through the inherited subscription"
+        ),
+        lost=(
+            f"{plan.attacker!r} resumed {plan.victim!r}'s session but the sentinel on "
+            f"{plan.shared!r} never came"
+        ),
+    )

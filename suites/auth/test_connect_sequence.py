@@ -8,11 +8,9 @@ protocol level are all places where a broker can end up with an identity it neve
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from mqttsec.fixtures.clients import ClientTimeout, MqttClient
+from mqttsec.fixtures.clients import ClientTimeout
 from mqttsec.fixtures.expect import expect_not_delivered
 from mqttsec.fixtures.plugin import RawClientFactory, deviation
 from mqttsec.fixtures.profile import SecurityProfile
@@ -31,10 +29,16 @@ from mqttsec.reference_broker.protocol import (
 )
 
 from ._plans import escalation_plan
-from ._support import connect_bytes, password_users, require_refused, unique, unknown_username
-from ._wire import auth_bytes, first_answer, with_protocol_level
-
-MqttClientFactory = Callable[..., MqttClient]
+from ._support import (
+    MqttClientFactory,
+    connect_bytes,
+    password_users,
+    require_refused,
+    unique,
+    unknown_username,
+    user_connect,
+)
+from ._wire import auth_bytes, first_answer
 
 
 class _SecondConnect:
@@ -137,7 +141,7 @@ def test_refused_connection_gets_no_second_try(
     user = password_users(mqtt_profile)[0]
     raw = mqtt_raw_client()
     wrong = connect_bytes(mqtt_version, username=user, password=unique("wrong"))
-    right = connect_bytes(mqtt_version, username=user, password=mqtt_profile.users[user].password)
+    right = user_connect(mqtt_profile, mqtt_version, user)
     raw.send_bytes(wrong + right)
     answers: list[object] = []
     while True:
@@ -269,8 +273,9 @@ def test_mqtt31_clients_face_the_same_checks(
             username=username,
             password=password,
             name=b"MQIsdp",
+            level=3,
         )
-        raw.send_bytes(with_protocol_level(data, 3))
+        raw.send_bytes(data)
         code, _ = first_answer(raw)
         require_refused(code, mqtt_version, how, malformed=True)
 
@@ -297,8 +302,7 @@ def test_unknown_protocol_levels_are_refused(
     v5 = mqtt_version is ProtocolVersion.V5
     for level in (6, 255) if v5 else (0, 2):
         raw = mqtt_raw_client()
-        data = connect_bytes(mqtt_version, username=user, password=password)
-        raw.send_bytes(with_protocol_level(data, level))
+        raw.send_bytes(connect_bytes(mqtt_version, username=user, password=password, level=level))
         code, closed = first_answer(raw)
         assert code != 0, f"ACCEPTED: a CONNECT with protocol level {level} logged {user!r} in"
         allowed = (0x84, 0x01, None) if v5 else (0x01,)

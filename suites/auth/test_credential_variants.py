@@ -36,6 +36,17 @@ def _first(profile: SecurityProfile) -> tuple[str, bytes]:
     return user, profile.users[user].password.encode()
 
 
+def _refuse_passwords(
+    raw_client: RawClientFactory, version: ProtocolVersion, user: str, variants: dict[str, bytes]
+) -> None:
+    """Each of *variants* (what it is -> password) is refused as *user*'s password."""
+    refuse_all(
+        raw_client,
+        version,
+        {f"{user!r} with {how}": (user.encode(), pw) for how, pw in variants.items()},
+    )
+
+
 def _overlong(char: str) -> bytes:
     """The ill-formed two-byte ("overlong") UTF-8 form of an ASCII character."""
     code = ord(char)
@@ -66,11 +77,7 @@ def test_password_with_extra_whitespace(
         "a trailing CRLF": right + b"\r\n",
         "a leading space": b" " + right,
     }
-    refuse_all(
-        mqtt_raw_client,
-        mqtt_version,
-        {f"{user!r} with {how}": (user.encode(), pw) for how, pw in variants.items()},
-    )
+    _refuse_passwords(mqtt_raw_client, mqtt_version, user, variants)
 
 
 @pytest.mark.scenario(id="AUTH-PASSWORD-NUL", family="auth", severity="medium", spec=_CODES)
@@ -92,11 +99,7 @@ def test_password_with_nul(
         "the password, NUL and more": right + b"\x00" + unique().encode(),
         "a lone NUL as password": b"\x00",
     }
-    refuse_all(
-        mqtt_raw_client,
-        mqtt_version,
-        {f"{user!r} with {how}": (user.encode(), pw) for how, pw in variants.items()},
-    )
+    _refuse_passwords(mqtt_raw_client, mqtt_version, user, variants)
     still_serves(mqtt_raw_client, mqtt_profile, mqtt_version)
 
 
@@ -123,11 +126,7 @@ def test_password_in_another_encoding(
         variants["its first character overlong"] = _overlong(text[0]) + right[1:]
     if _fullwidth(text) != text:
         variants["fullwidth letters"] = _fullwidth(text).encode()
-    refuse_all(
-        mqtt_raw_client,
-        mqtt_version,
-        {f"{user!r} with {how}": (user.encode(), pw) for how, pw in variants.items()},
-    )
+    _refuse_passwords(mqtt_raw_client, mqtt_version, user, variants)
     still_serves(mqtt_raw_client, mqtt_profile, mqtt_version)
 
 

@@ -7,12 +7,9 @@ positive control, which requires the profile's users to get in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from mqttsec.fixtures.clients import MqttClient
-from mqttsec.fixtures.plugin import RawClientFactory
+from mqttsec.fixtures.plugin import MqttClientFactory, RawClientFactory
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.reference_broker.protocol import ProtocolVersion
 
@@ -25,8 +22,6 @@ from ._support import (
     unique,
     unknown_username,
 )
-
-MqttClientFactory = Callable[..., MqttClient]
 
 _V311_CODES = ["MQTT-3.2.2-5"]
 _V5_CODES = ["MQTT-3.2.2-7"]

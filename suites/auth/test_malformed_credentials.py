@@ -13,30 +13,18 @@ from mqttsec.fixtures.plugin import RawClientFactory
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.reference_broker.protocol import ProtocolVersion
 
-from ._support import attempt, connect_bytes, password_users, require_refused, unique
+from ._support import (
+    Credentials,
+    attempt,
+    connect_bytes,
+    password_users,
+    refuse_all,
+    require_refused,
+    still_serves,
+    unique,
+)
 
 _MAX_STRING = 0xFFFF  # a UTF-8 string or binary field carries at most 65535 bytes
-
-
-def _still_serves(
-    mqtt_raw_client: RawClientFactory, profile: SecurityProfile, version: ProtocolVersion
-) -> None:
-    """The broker survived the attempts: a profile user still logs in."""
-    user = password_users(profile)[0]
-    raw = mqtt_raw_client()
-    answer = attempt(
-        raw,
-        connect_bytes(
-            version,
-            client_id=unique().encode(),
-            username=user.encode(),
-            password=profile.users[user].password.encode(),
-        ),
-    )
-    assert answer is not None and int(answer.reason_code) == 0, (
-        f"after the malformed logins {user!r} can no longer log in: {answer!r}"
-    )
-    raw.close()
 
 
 @pytest.mark.scenario(
@@ -73,7 +61,7 @@ def test_password_without_username(
         f"a password ({user!r}'s) without a username",
         malformed=mqtt_version is ProtocolVersion.V311,
     )
-    _still_serves(mqtt_raw_client, mqtt_profile, mqtt_version)
+    still_serves(mqtt_raw_client, mqtt_profile, mqtt_version)
 
 
 @pytest.mark.scenario(
@@ -99,14 +87,8 @@ def test_very_long_credentials(
         "the right password plus 60 KB": (user.encode(), right + b"x" * 60_000),
         "a 65535-byte username and password": (b"u" * _MAX_STRING, b"p" * _MAX_STRING),
     }
-    for how, (username, password) in tries.items():
-        raw = mqtt_raw_client()
-        data = connect_bytes(
-            mqtt_version, client_id=unique().encode(), username=username, password=password
-        )
-        require_refused(attempt(raw, data), mqtt_version, how, malformed=True)
-        raw.close()
-    _still_serves(mqtt_raw_client, mqtt_profile, mqtt_version)
+    refuse_all(mqtt_raw_client, mqtt_version, tries, malformed=True)
+    still_serves(mqtt_raw_client, mqtt_profile, mqtt_version)
 
 
 @pytest.mark.scenario(
@@ -129,14 +111,11 @@ def test_username_with_nul_or_bad_utf8(
     ``#``/``+`` for pattern ACLs, mosquitto CVE-2017-7650).
     """
     suffixes = (b"\x00", b"\x00x", b"\xff", b"\xc0\x80", b"\xed\xa0\x80")
+    tries: dict[str, Credentials] = {}
     for user in password_users(mqtt_profile):
         password = mqtt_profile.users[user].password.encode()
         for suffix in suffixes:
-            raw = mqtt_raw_client()
             name = user.encode() + suffix
-            data = connect_bytes(
-                mqtt_version, client_id=unique().encode(), username=name, password=password
-            )
-            require_refused(attempt(raw, data), mqtt_version, f"username {name!r}", malformed=True)
-            raw.close()
-    _still_serves(mqtt_raw_client, mqtt_profile, mqtt_version)
+            tries[f"username {name!r}"] = (name, password)
+    refuse_all(mqtt_raw_client, mqtt_version, tries, malformed=True)
+    still_serves(mqtt_raw_client, mqtt_profile, mqtt_version)

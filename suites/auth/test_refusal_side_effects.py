@@ -7,18 +7,13 @@ with the same client id disconnected. Every "nothing happened" is proven with a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from mqttsec.fixtures.clients import MqttClient, Received
-from mqttsec.fixtures.expect import SentinelLost, expect_delivered, expect_not_delivered
+from mqttsec.fixtures.expect import expect_delivered, expect_not_delivered
 from mqttsec.fixtures.plugin import RawClientFactory
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.reference_broker.protocol import (
     Connack,
-    Connect,
-    Properties,
     ProtocolVersion,
     Publish,
     QoS,
@@ -26,16 +21,18 @@ from mqttsec.reference_broker.protocol import (
     encode,
 )
 
-from ._support import attempt, find_route, require_refused, unique, wait_closed
-
-MqttClientFactory = Callable[..., MqttClient]
-
-
-def _session_expiry(version: ProtocolVersion) -> Properties:
-    """Ask for a session that outlives the connection (5.0; 3.1.1 uses clean=False alone)."""
-    if version is ProtocolVersion.V5:
-        return Properties.of(session_expiry_interval=600)
-    return Properties()
+from ._support import (
+    MqttClientFactory,
+    attempt,
+    close_after,
+    expect_no_publish_from,
+    expect_not_retained,
+    find_route,
+    require_refused,
+    unique,
+    wait_closed,
+    wrong_login,
+)
 
 
 class _RefusedPublisher:
@@ -55,25 +52,14 @@ class _RefusedPublisher:
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> object:
         raw = self._raw()
         will = Will(topic, payload, QoS(qos)) if self._as_will else None
-        connect = Connect(
-            client_id=unique(),
-            protocol_version=self._version,
-            keep_alive=30,
-            username=self._user,
-            password=unique("wrong").encode(),
-            will=will,
-        )
-        data = encode(connect, self._version)
+        data = wrong_login(self._version, self._user, will=will)
         if not self._as_will:
             publish = Publish(topic, payload, QoS(qos), retain=True, packet_id=1 if qos else None)
             data += encode(publish, self._version)
         self.answer = attempt(raw, data)
-        if self.answer is not None and int(self.answer.reason_code) == 0:
-            raw.close()  # wrongly accepted: nothing to wait for (dropping it fires a will)
-            return self.answer
         # Once the broker has closed the connection it is done with it: a will it
         # (wrongly) kept has been published by then, before the sentinel is sent.
-        wait_closed(raw)
+        close_after(raw, self.answer)
         return self.answer
 
 
@@ -94,15 +80,7 @@ def test_refusal_is_final(
     """
     route = find_route(mqtt_profile)
     raw = mqtt_raw_client()
-    connect = Connect(
-        client_id=unique(),
-        protocol_version=mqtt_version,
-        clean_start=False,
-        username=route.writer,
-        password=unique("wrong").encode(),
-        properties=_session_expiry(mqtt_version),
-    )
-    answer = attempt(raw, encode(connect, mqtt_version))
+    answer = attempt(raw, wrong_login(mqtt_version, route.writer, persistent=True))
     require_refused(answer, mqtt_version, f"{route.writer!r} with a wrong password")
     if answer is not None:
         assert not answer.session_present, "a refused CONNACK has Session Present 1"
@@ -130,19 +108,8 @@ def test_refused_connect_publishes_no_will(
     mochi-mqtt #503 (wills skipping the write ACL).
     """
     route = find_route(mqtt_profile)
-    topic = route.topics[0]
-    observer = mqtt_client(route.reader)
-    assert observer.subscribe(topic)[0] < 0x80
-    writer = mqtt_client(route.writer)
     refused = _RefusedPublisher(mqtt_raw_client, mqtt_version, route.writer, as_will=True)
-    expect_not_delivered(
-        observer,
-        refused,
-        topic,
-        unique("will").encode(),
-        sentinel_topic=topic,
-        sentinel_publisher=writer,
-    )
+    expect_no_publish_from(mqtt_client, route, refused, "will")
     require_refused(refused.answer, mqtt_version, f"{route.writer!r} with a will")
 
 
@@ -175,29 +142,8 @@ def test_refused_connect_processes_nothing_after_it(
         observer, refused, forbidden, payload, sentinel_topic=sentinel, sentinel_publisher=writer
     )
     require_refused(refused.answer, mqtt_version, f"{route.writer!r} with a pipelined PUBLISH")
-    # Retained: a fresh subscriber gets the retained messages of its first filter before
-    # those of its second, so the retained sentinel ends the search.
-    token = unique("retained-sentinel").encode()
-    writer.publish(sentinel, token, retain=True)
-    try:
-        late = mqtt_client(route.reader)
-        late.subscribe(forbidden)
-        late.subscribe(sentinel)
-        seen: list[Received] = []
-        while True:
-            try:
-                message = late.next_message()
-            except TimeoutError:
-                raise SentinelLost(f"retained sentinel on {sentinel!r} never came") from None
-            assert message.payload != payload, (
-                f"LEAK: the refused client's PUBLISH was stored as retained on {forbidden!r}"
-            )
-            if message.payload == token:
-                break
-            seen.append(message)
-    finally:
-        writer.publish(sentinel, b"", retain=True)
-        writer.publish(forbidden, b"", retain=True)
+    leak = f"the refused client's PUBLISH was stored as retained on {forbidden!r}"
+    expect_not_retained(mqtt_client, writer, route.reader, forbidden, sentinel, payload, leak)
 
 
 @pytest.mark.scenario(
@@ -218,15 +164,8 @@ def test_refused_connect_creates_no_session(
     route = find_route(mqtt_profile)
     client_id = unique()
     raw = mqtt_raw_client()
-    connect = Connect(
-        client_id=client_id,
-        protocol_version=mqtt_version,
-        clean_start=False,
-        username=route.reader,
-        password=unique("wrong").encode(),
-        properties=_session_expiry(mqtt_version),
-    )
-    require_refused(attempt(raw, encode(connect, mqtt_version)), mqtt_version, "persistent CONNECT")
+    data = wrong_login(mqtt_version, route.reader, client_id, persistent=True)
+    require_refused(attempt(raw, data), mqtt_version, "persistent CONNECT")
     raw.close()
     good = mqtt_raw_client()
     answer = good.connect(
@@ -266,13 +205,8 @@ def test_refused_connect_does_not_kick_the_owner(
     owner = mqtt_client(route.reader, client_id=client_id)
     assert owner.subscribe(topic)[0] < 0x80
     raw = mqtt_raw_client()
-    connect = Connect(
-        client_id=client_id,
-        protocol_version=mqtt_version,
-        username=route.reader,
-        password=unique("wrong").encode(),
-    )
-    require_refused(attempt(raw, encode(connect, mqtt_version)), mqtt_version, "takeover CONNECT")
+    data = wrong_login(mqtt_version, route.reader, client_id)
+    require_refused(attempt(raw, data), mqtt_version, "takeover CONNECT")
     wait_closed(raw)
     writer = mqtt_client(route.writer)
     expect_delivered(owner, writer, topic, unique("still-there").encode())

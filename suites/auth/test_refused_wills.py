@@ -7,12 +7,9 @@ opposite direction, a refused CONNECT that *destroys* state (the owner's stored 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from mqttsec.fixtures.clients import ClientTimeout, MqttClient, Received
-from mqttsec.fixtures.expect import SentinelLost, expect_not_delivered
+from mqttsec.fixtures.clients import ClientTimeout, MqttClient
 from mqttsec.fixtures.plugin import RawClientFactory
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.reference_broker.protocol import (
@@ -30,37 +27,21 @@ from mqttsec.reference_broker.protocol import (
 )
 
 from ._support import (
+    MqttClientFactory,
     Route,
     attempt,
+    close_after,
+    expect_no_publish_from,
+    expect_not_retained,
     find_route,
+    persistent_login,
+    read_until_sentinel,
     require_refused,
     unique,
     unknown_username,
     wait_closed,
+    wrong_login,
 )
-
-MqttClientFactory = Callable[..., MqttClient]
-
-
-def _expiry(version: ProtocolVersion) -> Properties:
-    """A session that outlives the connection (5.0; 3.1.1 uses clean session 0 alone)."""
-    if version is ProtocolVersion.V5:
-        return Properties.of(session_expiry_interval=600)
-    return Properties()
-
-
-def _read_until(client: MqttClient, token: bytes, forbidden: bytes, what: str) -> None:
-    """Read *client*'s messages until *token*; *forbidden* must not come first."""
-    seen: list[Received] = []
-    while True:
-        try:
-            message = client.next_message()
-        except TimeoutError:
-            raise SentinelLost(f"sentinel never came ({what}); seen {seen!r}") from None
-        assert message.payload != forbidden, f"LEAK: {what}"
-        if message.payload == token:
-            return
-        seen.append(message)
 
 
 class _RefusedWills:
@@ -100,11 +81,8 @@ class _RefusedWills:
                 will=Will(topic, payload, QoS(will_qos), properties=properties),
             )
             raw = self._raw()
-            answer = self.answers[how] = attempt(raw, encode(connect, self._version))
-            if answer is not None and int(answer.reason_code) == 0:
-                raw.close()  # wrongly accepted: dropping it is what fires the will
-            else:
-                wait_closed(raw)
+            self.answers[how] = attempt(raw, encode(connect, self._version))
+            close_after(raw, self.answers[how])
         return None
 
 
@@ -128,19 +106,8 @@ def test_no_refused_client_leaves_a_will(
     unauthenticated publish channel (cf. mochi-mqtt #503).
     """
     route = find_route(mqtt_profile)
-    topic = route.topics[0]
-    observer = mqtt_client(route.reader)
-    assert observer.subscribe(topic)[0] < 0x80
-    writer = mqtt_client(route.writer)
     refused = _RefusedWills(mqtt_raw_client, mqtt_profile, mqtt_version, route.writer)
-    expect_not_delivered(
-        observer,
-        refused,
-        topic,
-        unique("refused-will").encode(),
-        sentinel_topic=topic,
-        sentinel_publisher=writer,
-    )
+    expect_no_publish_from(mqtt_client, route, refused, "refused-will")
     for how, answer in refused.answers.items():
         require_refused(answer, mqtt_version, how)
 
@@ -168,27 +135,13 @@ def test_refused_connect_retains_no_will(
     forbidden, sentinel = route.topics
     payload = unique("retained-will").encode()
     raw = mqtt_raw_client()
-    connect = Connect(
-        client_id=unique(),
-        protocol_version=mqtt_version,
-        username=route.writer,
-        password=unique("wrong").encode(),
-        will=Will(forbidden, payload, QoS(1), retain=True),
-    )
-    answer = attempt(raw, encode(connect, mqtt_version))
+    will = Will(forbidden, payload, QoS(1), retain=True)
+    answer = attempt(raw, wrong_login(mqtt_version, route.writer, will=will))
     require_refused(answer, mqtt_version, f"{route.writer!r} with a retained will")
     wait_closed(raw)
     writer = mqtt_client(route.writer)
-    token = unique("retained-sentinel").encode()
-    writer.publish(sentinel, token, retain=True)
-    try:
-        late = mqtt_client(route.reader)
-        late.subscribe(forbidden)
-        late.subscribe(sentinel)  # its retained message comes after the first filter's
-        _read_until(late, token, payload, f"a refused client's will was retained on {forbidden!r}")
-    finally:
-        writer.publish(sentinel, b"", retain=True)
-        writer.publish(forbidden, b"", retain=True)
+    leak = f"a refused client's will was retained on {forbidden!r}"
+    expect_not_retained(mqtt_client, writer, route.reader, forbidden, sentinel, payload, leak)
 
 
 @pytest.mark.scenario(
@@ -215,16 +168,9 @@ def test_refused_connect_subscribes_nothing(
     topic = route.topics[0]
     client_id = unique()
     raw = mqtt_raw_client()
-    connect = Connect(
-        client_id=client_id,
-        protocol_version=mqtt_version,
-        clean_start=False,
-        username=route.reader,
-        password=unique("wrong").encode(),
-        properties=_expiry(mqtt_version),
-    )
+    connect = wrong_login(mqtt_version, route.reader, client_id, persistent=True)
     subscribe = Subscribe(1, (Subscription(topic, QoS(1)),))
-    raw.send_bytes(encode(connect, mqtt_version) + encode(subscribe, mqtt_version))
+    raw.send_bytes(connect + encode(subscribe, mqtt_version))
     answers = []
     try:
         while (packet := raw.recv_or_closed()) is not None:
@@ -255,32 +201,20 @@ def _resume_without(
     writer: MqttClient,
 ) -> None:
     """The real reader resumes *client_id*: no session, or at least not *secret* in it."""
-    good = raw_client()
-    answer = good.connect(
-        client_id,
-        username=route.reader,
-        password=profile.users[route.reader].password,
-        clean=False,
-        properties=_expiry(version),
-    )
+    good, answer = persistent_login(raw_client, profile, version, route.reader, client_id)
     assert int(answer.reason_code) == 0, f"{route.reader!r} cannot log in: {answer!r}"
     if not answer.session_present:
         good.close()
         return
     token = unique("resume-sentinel").encode()
     writer.publish(route.topics[0], token, qos=1)
-    seen: list[Received] = []
-    while True:
-        try:
-            message = good.next_message()
-        except ClientTimeout:
-            raise SentinelLost(f"session resumed but no sentinel; seen {seen!r}") from None
-        assert message.payload != secret, (
-            f"LEAK: a SUBSCRIBE behind a refused CONNECT created a subscription for {client_id!r}"
-        )
-        if message.payload == token:
-            break
-        seen.append(message)
+    read_until_sentinel(
+        good,
+        token,
+        secret,
+        leak=f"a SUBSCRIBE behind a refused CONNECT created a subscription for {client_id!r}",
+        lost="session resumed but no sentinel",
+    )
     good.close()
 
 
@@ -307,14 +241,8 @@ def test_refused_clean_start_keeps_the_owners_session(
     route = find_route(mqtt_profile)
     topic = route.topics[0]
     client_id = unique()
-    password = mqtt_profile.users[route.reader].password
-    owner = mqtt_raw_client()
-    answer = owner.connect(
-        client_id,
-        username=route.reader,
-        password=password,
-        clean=False,
-        properties=_expiry(mqtt_version),
+    owner, answer = persistent_login(
+        mqtt_raw_client, mqtt_profile, mqtt_version, route.reader, client_id
     )
     assert int(answer.reason_code) == 0, f"{route.reader!r} cannot log in: {answer!r}"
     assert owner.subscribe(topic).reason_codes[0] < 0x80
@@ -323,22 +251,11 @@ def test_refused_clean_start_keeps_the_owners_session(
     queued = unique("queued").encode()
     writer.publish(topic, queued, qos=1)
     raw = mqtt_raw_client()
-    wipe = Connect(
-        client_id=client_id,
-        protocol_version=mqtt_version,
-        clean_start=True,
-        username=route.reader,
-        password=unique("wrong").encode(),
-    )
-    require_refused(attempt(raw, encode(wipe, mqtt_version)), mqtt_version, "clean-start CONNECT")
+    wipe = wrong_login(mqtt_version, route.reader, client_id)  # clean start
+    require_refused(attempt(raw, wipe), mqtt_version, "clean-start CONNECT")
     wait_closed(raw)
-    back = mqtt_raw_client()
-    answer = back.connect(
-        client_id,
-        username=route.reader,
-        password=password,
-        clean=False,
-        properties=_expiry(mqtt_version),
+    back, answer = persistent_login(
+        mqtt_raw_client, mqtt_profile, mqtt_version, route.reader, client_id
     )
     assert int(answer.reason_code) == 0, f"{route.reader!r} cannot log in again: {answer!r}"
     assert answer.session_present, (

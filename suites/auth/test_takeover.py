@@ -9,20 +9,14 @@ to read it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from mqttsec.fixtures.clients import ClientTimeout, MqttClient, Received
-from mqttsec.fixtures.expect import SentinelLost
 from mqttsec.fixtures.plugin import RawClientFactory
 from mqttsec.fixtures.profile import SecurityProfile
-from mqttsec.reference_broker.protocol import Properties, ProtocolVersion
+from mqttsec.reference_broker.protocol import ProtocolVersion
 
-from ._plans import takeover_plan
-from ._support import unique
-
-MqttClientFactory = Callable[..., MqttClient]
+from ._plans import connect_victim, take_over, takeover_plan
+from ._support import MqttClientFactory, read_until_sentinel, unique
 
 
 @pytest.mark.scenario(
@@ -49,9 +43,7 @@ def test_takeover_by_another_user_leaks_no_queued_message(
     """
     plan = takeover_plan(mqtt_profile)
     client_id = unique()
-    victim = mqtt_client(plan.victim, client_id=client_id, clean=False, connect=False)
-    assert victim.connect(session_expiry=600) == 0, victim.refusal
-    assert all(code < 0x80 for code in victim.subscribe(plan.secret, plan.shared, qos=1))
+    victim = connect_victim(mqtt_client, plan, client_id)
     victim.close()
     publisher = mqtt_client(plan.publisher)
     secret = unique("queued-secret").encode()
@@ -59,34 +51,19 @@ def test_takeover_by_another_user_leaks_no_queued_message(
     publisher.publish(plan.secret, secret, qos=1)
     publisher.publish(plan.shared, token, qos=1)
 
-    attacker = mqtt_raw_client()
-    expiry = (
-        Properties.of(session_expiry_interval=600)
-        if mqtt_version is ProtocolVersion.V5
-        else Properties()
-    )
-    answer = attacker.connect(
-        client_id,
-        username=plan.attacker,
-        password=mqtt_profile.users[plan.attacker].password,
-        clean=False,
-        properties=expiry,
-    )
-    if int(answer.reason_code) != 0 or not answer.session_present:
+    attacker = take_over(mqtt_raw_client, mqtt_profile, mqtt_version, plan, client_id)
+    if attacker is None:
         return  # refused, or the victim's session was discarded: nothing to leak
-    seen: list[Received] = []
-    while True:
-        try:
-            message = attacker.next_message()
-        except ClientTimeout:
-            raise SentinelLost(
-                f"{plan.attacker!r} resumed {plan.victim!r}'s session but the queued "
-                f"sentinel on {plan.shared!r} never came; seen {seen!r}"
-            ) from None
-        assert message.payload != secret, (
-            f"LEAK: {plan.attacker!r} took over {plan.victim!r}'s client id and received "
-            f"the message queued on {plan.secret!r}, which the profile forbids it to read"
-        )
-        if message.payload == token:
-            return
-        seen.append(message)
+    read_until_sentinel(
+        attacker,
+        token,
+        secret,
+        leak=(
+            f"{plan.attacker!r} took over {plan.victim!r}'s client id and received the "
+            f"message queued on {plan.secret!r}, which the profile forbids it to read"
+        ),
+        lost=(
+            f"{plan.attacker!r} resumed {plan.victim!r}'s session but the queued sentinel on "
+            f"{plan.shared!r} never came"
+        ),
+    )

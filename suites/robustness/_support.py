@@ -7,12 +7,16 @@ Users and topics come from the profile; nothing is hard-coded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from mqttsec.fixtures.clients import ClientTimeout, MqttClient, PeerClosed
 from mqttsec.fixtures.expect import expect_delivered
-from mqttsec.fixtures.plugin import RawClientFactory, deviation, mqttsec_unsupported
+from mqttsec.fixtures.plugin import (
+    MqttClientFactory,
+    RawClientFactory,
+    deviation,
+    mqttsec_unsupported,
+)
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker.protocol import (
@@ -39,7 +43,9 @@ from mqttsec.suites.helpers import (
 
 __all__ = [
     "PROBE_TIMEOUT",
+    "Attack",
     "MalformedAnswer",
+    "MqttClientFactory",
     "Probe",
     "attacker",
     "closed_or_refused",
@@ -52,10 +58,9 @@ __all__ = [
     "refuse_and_survive",
     "remaining_length",
     "string",
+    "watched_attack",
     "watcher",
 ]
-
-MqttClientFactory = Callable[..., MqttClient]
 
 PROBE_TIMEOUT = 5.0
 """How long the probe's own message may take to come back (seconds)."""
@@ -64,10 +69,12 @@ PROBE_TIMEOUT = 5.0
 @dataclass(frozen=True, slots=True)
 class Probe:
     """An ordinary client, connected before the attack, that publishes to a topic it is
-    subscribed to. Attributes: *user*, *client*, *stem* (a fresh topic prefix the user may
-    write and read, ending in ``/``) and *topic* (one topic under it)."""
+    subscribed to. Attributes: *user* (and its *password*, for CONNECTs built by hand),
+    *client*, *stem* (a fresh topic prefix the user may write and read, ending in ``/``) and
+    *topic* (one topic under it)."""
 
     user: str
+    password: str
     client: MqttClient
     stem: str
     topic: str
@@ -110,7 +117,7 @@ def open_probe(mqtt_client: MqttClientFactory, profile: SecurityProfile) -> Prob
     topic = f"{stem}probe"
     granted = client.subscribe(topic)
     assert granted[0] < 0x80, f"the probe {user!r} may not subscribe to {topic!r}: {granted}"
-    probe = Probe(user, client, stem, topic)
+    probe = Probe(user, profile.users[user].password, client, stem, topic)
     probe.check("before the attack (harness check)")
     return probe
 
@@ -173,6 +180,34 @@ def prove_not_forwarded(watch: RawClient, probe: Probe, marker: bytes, what: str
                 return
     except ProtocolError as exc:
         raise AssertionError(f"FORWARDED {what} as a malformed PUBLISH: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Attack:
+    """A logged-in attacker under watch: the *probe*, a :func:`watcher` of the probe's user,
+    and the attacking client *raw*, logged in as that user (*connack*: the broker's answer,
+    with its 5.0 limits)."""
+
+    probe: Probe
+    watch: RawClient
+    raw: RawClient
+    connack: Connack
+
+    def refused_unforwarded(self, data: bytes, marker: bytes, what: str) -> None:
+        """The attacker sends *data*: the broker closes it and keeps serving the probe (see
+        :func:`refuse_and_survive`), and nothing carrying *marker* reaches the watcher."""
+        refuse_and_survive(self.raw, data, what, self.probe)
+        prove_not_forwarded(self.watch, self.probe, marker, what)
+
+
+def watched_attack(
+    mqtt_client: MqttClientFactory, raw: RawClientFactory, profile: SecurityProfile
+) -> Attack:
+    """Open the probe, then its watcher, then log the attacker in (in that order)."""
+    probe = open_probe(mqtt_client, profile)
+    watch = watcher(raw, profile, probe)
+    client, connack = login(raw, profile, probe.user)
+    return Attack(probe, watch, client, connack)
 
 
 _ACKS = (Puback, Pubrec, Suback, Unsuback, Pingresp)

@@ -26,7 +26,7 @@ from ._support import (
     open_probe,
     prove_not_forwarded,
     publish_bytes,
-    watcher,
+    watched_attack,
 )
 
 
@@ -109,16 +109,14 @@ def test_invalid_utf8_topic_not_forwarded(
     Weakness class: mosquitto CVE-2017-7653 (invalid UTF-8 topics passed on to other
     clients, which then crashed or disconnected). The sentinel proves non-delivery.
     """
-    probe = open_probe(mqtt_client, mqtt_profile)
-    watch = watcher(mqtt_raw_client, mqtt_profile, probe)
+    attack = watched_attack(mqtt_client, mqtt_raw_client, mqtt_profile)
     marker = unique("bad-topic").encode()
-    raw = attacker(mqtt_raw_client, mqtt_profile, probe.user)
-    topic = probe.stem.encode() + marker + bad
-    raw.send_bytes(publish_bytes(mqtt_version, topic, marker, qos=1))
-    got = closed_or_refused(raw, f"a PUBLISH to the ill-formed topic {topic!r}")
+    topic = attack.probe.stem.encode() + marker + bad
+    attack.raw.send_bytes(publish_bytes(mqtt_version, topic, marker, qos=1))
+    got = closed_or_refused(attack.raw, f"a PUBLISH to the ill-formed topic {topic!r}")
     assert not any(isinstance(p, Publish) for p in got)
-    prove_not_forwarded(watch, probe, marker, f"a PUBLISH to {topic!r}")
-    probe.check("after another client published to an ill-formed topic")
+    prove_not_forwarded(attack.watch, attack.probe, marker, f"a PUBLISH to {topic!r}")
+    attack.probe.check("after another client published to an ill-formed topic")
 
 
 @pytest.mark.scenario(
@@ -144,11 +142,10 @@ def test_malformed_connect_header(
     """
     probe = open_probe(mqtt_client, mqtt_profile)
     raw = mqtt_raw_client()
-    password = mqtt_profile.users[probe.user].password
     data = connect_bytes(
         mqtt_version,
         username=probe.user,
-        password=password,
+        password=probe.password,
         reserved=variant == "reserved-flag",
         name=b"MQTX" if variant == "protocol-name" else b"MQTT",
     )
@@ -179,9 +176,9 @@ def test_garbage_before_connect(
     """
     probe = open_probe(mqtt_client, mqtt_profile)
     raw = mqtt_raw_client()
-    password = mqtt_profile.users[probe.user].password
     garbage = b"\x00\xffGET / HTTP/1.1\r\n\r\n"
-    raw.send_bytes(garbage + connect_bytes(mqtt_version, username=probe.user, password=password))
+    connect = connect_bytes(mqtt_version, username=probe.user, password=probe.password)
+    raw.send_bytes(garbage + connect)
     got = closed_or_refused(raw, "garbage before a valid CONNECT")
     assert not [p for p in got if not isinstance(p, Connack)], f"answered garbage with {got!r}"
     probe.check("after another client sent garbage")

@@ -10,15 +10,18 @@ the probe.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from mqttsec.fixtures.plugin import RawClientFactory, deviation
 from mqttsec.fixtures.profile import SecurityProfile
-from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.reference_broker.protocol import Connack, Disconnect, ProtocolVersion
-from mqttsec.suites.helpers import connect_bytes, remaining_length, string, unique
+from mqttsec.suites.helpers import (
+    answer_bytes,
+    connect_bytes,
+    remaining_length,
+    string,
+    unique,
+)
 
 from ._support import (
     CLOSE_WAIT,
@@ -52,11 +55,10 @@ def test_will_qos_3(
     probe = open_probe(mqtt_client, mqtt_profile)
     watch = watcher(mqtt_raw_client, mqtt_profile, probe)
     marker = unique("will-qos3").encode()
-    password = mqtt_profile.users[probe.user].password
     data = connect_bytes(
         mqtt_version,
         username=probe.user,
-        password=password,
+        password=probe.password,
         will=(probe.topic.encode(), marker),
         will_bits=0x18,
     )
@@ -86,8 +88,7 @@ def test_will_bits_without_will_flag(
     inconsistency that later code trusts (a will half-created from absent fields).
     """
     probe = open_probe(mqtt_client, mqtt_profile)
-    password = mqtt_profile.users[probe.user].password
-    data = connect_bytes(mqtt_version, username=probe.user, password=password, will_bits=bits)
+    data = connect_bytes(mqtt_version, username=probe.user, password=probe.password, will_bits=bits)
     refuse_and_survive(
         mqtt_raw_client(), data, f"a CONNECT with will bits {bits:#04x} and no will", probe
     )
@@ -143,38 +144,19 @@ def test_longest_client_id(
     log lines, file names or persistence keys without a bound.
     """
     probe = open_probe(mqtt_client, mqtt_profile)
-    password = mqtt_profile.users[probe.user].password
     client_id = unique("huge").encode()
     client_id += b"x" * (65535 - len(client_id))
     raw = mqtt_raw_client()
     raw.send_bytes(
-        connect_bytes(mqtt_version, client_id=client_id, username=probe.user, password=password)
+        connect_bytes(
+            mqtt_version, client_id=client_id, username=probe.user, password=probe.password
+        )
     )
     answer = raw.recv_or_closed()
     probe.check("after a CONNECT with a 65,535-byte client id")
     assert answer is None or isinstance(answer, Connack | Disconnect), (
         f"answered a CONNECT with {answer!r}"
     )
-
-
-def _first_bytes(raw: RawClient) -> tuple[bytes, bool]:
-    """The broker's raw answer (whatever version it speaks) and whether it then closed:
-    an answer to an unknown protocol level may use either version's CONNACK layout, so it
-    is read as bytes, not through one version's parser."""
-    data = b""
-    deadline = time.monotonic() + CLOSE_WAIT
-    while (remaining := deadline - time.monotonic()) > 0:
-        raw.sock.settimeout(remaining)
-        try:
-            chunk = raw.sock.recv(4096)
-        except TimeoutError:
-            break
-        except OSError:
-            return data, True
-        if not chunk:
-            return data, True
-        data += chunk
-    return data, False
 
 
 @pytest.mark.scenario(
@@ -200,10 +182,11 @@ def test_unknown_protocol_level(
     broker that "upgrades" the client to a version whose rules it then does not follow.
     """
     probe = open_probe(mqtt_client, mqtt_profile)
-    password = mqtt_profile.users[probe.user].password
     raw = mqtt_raw_client()
-    raw.send_bytes(connect_bytes(mqtt_version, level=level, username=probe.user, password=password))
-    data, closed = _first_bytes(raw)
+    raw.send_bytes(
+        connect_bytes(mqtt_version, level=level, username=probe.user, password=probe.password)
+    )
+    data, closed = answer_bytes(raw, CLOSE_WAIT)
     probe.check(f"after a CONNECT with protocol level {level}")
     if len(data) >= 4 and data[0] == 0x20:
         assert data[3] != 0x00, f"ACCEPTED protocol level {level}: CONNACK {data[:8].hex()}"

@@ -19,12 +19,10 @@ from mqttsec.suites.helpers import unique
 from ._support import (
     MqttClientFactory,
     attacker,
-    login,
     open_probe,
-    prove_not_forwarded,
     publish_bytes,
     refuse_and_survive,
-    watcher,
+    watched_attack,
 )
 
 
@@ -47,13 +45,10 @@ def test_qos_3_not_forwarded(
     Weakness class: a QoS taken from the header without a range check, used as an index
     into per-QoS tables (out-of-bounds read) or passed on to subscribers as is.
     """
-    probe = open_probe(mqtt_client, mqtt_profile)
-    watch = watcher(mqtt_raw_client, mqtt_profile, probe)
-    raw = attacker(mqtt_raw_client, mqtt_profile, probe.user)
+    attack = watched_attack(mqtt_client, mqtt_raw_client, mqtt_profile)
     marker = unique("qos3").encode()
-    data = publish_bytes(mqtt_version, probe.topic.encode(), marker, qos=3)
-    refuse_and_survive(raw, data, "a PUBLISH with QoS 3", probe)
-    prove_not_forwarded(watch, probe, marker, "a PUBLISH with QoS 3")
+    data = publish_bytes(mqtt_version, attack.probe.topic.encode(), marker, qos=3)
+    attack.refused_unforwarded(data, marker, "a PUBLISH with QoS 3")
 
 
 @pytest.mark.scenario(
@@ -78,14 +73,11 @@ def test_wildcard_topic_name_not_forwarded(
     fanned out to topics the publisher may not write), or an ACL checked on the literal
     string while delivery treats it as a pattern.
     """
-    probe = open_probe(mqtt_client, mqtt_profile)
-    watch = watcher(mqtt_raw_client, mqtt_profile, probe)
-    raw = attacker(mqtt_raw_client, mqtt_profile, probe.user)
+    attack = watched_attack(mqtt_client, mqtt_raw_client, mqtt_profile)
     marker = unique("wildcard").encode()
-    topic = probe.stem.encode() + marker + b"/" + wildcard.encode()
+    topic = attack.probe.stem.encode() + marker + b"/" + wildcard.encode()
     data = publish_bytes(mqtt_version, topic, marker, qos=1)
-    refuse_and_survive(raw, data, f"a PUBLISH to the topic name {topic!r}", probe)
-    prove_not_forwarded(watch, probe, marker, f"a PUBLISH to {topic!r}")
+    attack.refused_unforwarded(data, marker, f"a PUBLISH to the topic name {topic!r}")
 
 
 @pytest.mark.scenario(
@@ -145,14 +137,11 @@ def test_bad_publish_properties(
     (desynchronising the stream) or keep the last of two values while an ACL plugin saw the
     first.
     """
-    probe = open_probe(mqtt_client, mqtt_profile)
-    watch = watcher(mqtt_raw_client, mqtt_profile, probe)
-    raw = attacker(mqtt_raw_client, mqtt_profile, probe.user)
+    attack = watched_attack(mqtt_client, mqtt_raw_client, mqtt_profile)
     marker = unique("props").encode()
-    properties = _BAD_PROPERTIES[variant]
-    data = publish_bytes(mqtt_version, probe.topic.encode(), marker, qos=1, properties=properties)
-    refuse_and_survive(raw, data, f"a PUBLISH with bad properties ({variant})", probe)
-    prove_not_forwarded(watch, probe, marker, f"a PUBLISH with bad properties ({variant})")
+    topic = attack.probe.topic.encode()
+    data = publish_bytes(mqtt_version, topic, marker, qos=1, properties=_BAD_PROPERTIES[variant])
+    attack.refused_unforwarded(data, marker, f"a PUBLISH with bad properties ({variant})")
 
 
 @pytest.mark.scenario(
@@ -177,18 +166,16 @@ def test_invalid_topic_alias(
     Weakness class: alias tables indexed without a bounds check (out-of-bounds write), or
     an alias resolved to another client's topic.
     """
-    probe = open_probe(mqtt_client, mqtt_profile)
-    watch = watcher(mqtt_raw_client, mqtt_profile, probe)
-    raw, connack = login(mqtt_raw_client, mqtt_profile, probe.user)
-    maximum = connack.properties.get(PropertyId.TOPIC_ALIAS_MAXIMUM, 0)
+    attack = watched_attack(mqtt_client, mqtt_raw_client, mqtt_profile)
+    maximum = attack.connack.properties.get(PropertyId.TOPIC_ALIAS_MAXIMUM, 0)
     assert isinstance(maximum, int)
     alias = 0 if variant == "zero" else maximum + 1
     marker = unique("alias").encode()
     properties = bytes([PropertyId.TOPIC_ALIAS]) + alias.to_bytes(2, "big")
-    data = publish_bytes(mqtt_version, probe.topic.encode(), marker, qos=1, properties=properties)
+    topic = attack.probe.topic.encode()
+    data = publish_bytes(mqtt_version, topic, marker, qos=1, properties=properties)
     what = f"a PUBLISH with Topic Alias {alias} (announced maximum {maximum})"
-    refuse_and_survive(raw, data, what, probe)
-    prove_not_forwarded(watch, probe, marker, what)
+    attack.refused_unforwarded(data, marker, what)
 
 
 @pytest.mark.scenario(

@@ -67,9 +67,8 @@ def test_publish_before_connect_not_forwarded(
     watch = watcher(mqtt_raw_client, mqtt_profile, probe)
     marker = unique("pre-connect").encode()
     raw = mqtt_raw_client()
-    password = mqtt_profile.users[probe.user].password
     data = publish_bytes(mqtt_version, probe.topic.encode(), marker, qos=0)
-    data += connect_bytes(mqtt_version, username=probe.user, password=password)
+    data += connect_bytes(mqtt_version, username=probe.user, password=probe.password)
     refuse_and_survive(raw, data, "a PUBLISH before CONNECT", probe)
     prove_not_forwarded(watch, probe, marker, "a PUBLISH sent before CONNECT")
 

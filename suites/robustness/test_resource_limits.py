@@ -64,9 +64,8 @@ def test_silent_client_is_disconnected(
     """
     probe = open_probe(mqtt_client, mqtt_profile)
     raw = mqtt_raw_client()
-    password = mqtt_profile.users[probe.user].password
     answer = raw.connect(
-        unique("mqttsec-rob"), username=probe.user, password=password, keep_alive=1
+        unique("mqttsec-rob"), username=probe.user, password=probe.password, keep_alive=1
     )
     assert int(answer.reason_code) == 0, f"{probe.user!r} could not log in: {answer}"
     keep_alive = answer.properties.get(PropertyId.SERVER_KEEP_ALIVE, 1)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import socket
 import ssl
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from mqttsec.fixtures.clients import ClientTimeout, MqttClient, TlsFiles
 from mqttsec.fixtures.pki import PkiFiles
 from mqttsec.fixtures.plugin import mqttsec_unsupported
-from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
+from mqttsec.fixtures.profile import ClientCertSpec, ListenerKind, SecurityProfile
 from mqttsec.fixtures.targets import Capability, Endpoint, RunningTarget
 from mqttsec.reference_broker.protocol import ProtocolVersion
 from mqttsec.suites.helpers import connect_bytes, unique
@@ -29,6 +30,7 @@ __all__ = [
     "connack_over",
     "credentials",
     "endpoint",
+    "good_certificates",
     "handshake",
     "mtls_attempt",
     "mtls_listeners",
@@ -36,6 +38,7 @@ __all__ = [
     "present_certificate",
     "probe_context",
     "raw_login",
+    "require_mtls_refused",
     "tls_listeners",
     "unique",
 ]
@@ -93,10 +96,7 @@ def present_certificate(
     certificate, so that a probe is refused (or not) for what it tests, not for a missing
     certificate. Unsupported if the profile has none."""
     if profile.listener(listener).kind is ListenerKind.MTLS:
-        good = [c for c in profile.certificates if not c.revoked]
-        if not good:
-            mqttsec_unsupported(f"profile {profile.name!r} has no good client certificate")
-        pair = pki.pair(f"client-{good[0].name}")
+        pair = pki.pair(f"client-{good_certificates(profile)[0].name}")
         context.load_cert_chain(str(pair.certfile), str(pair.keyfile))
     return context
 
@@ -195,6 +195,14 @@ def agreed(result: ssl.SSLSocket | str) -> str | None:
 # ---------------------------------------------------------------------- mTLS verdicts
 
 
+def good_certificates(profile: SecurityProfile) -> list[ClientCertSpec]:
+    """The profile's client certificates that are not revoked; unsupported if none is."""
+    good = [c for c in profile.certificates if not c.revoked]
+    if not good:
+        mqttsec_unsupported(f"profile {profile.name!r} has no good client certificate")
+    return good
+
+
 def mtls_attempt(
     target: RunningTarget,
     profile: SecurityProfile,
@@ -228,6 +236,22 @@ def mtls_attempt(
         return None, str(exc)
     finally:
         client.close()
+
+
+def require_mtls_refused(
+    target: RunningTarget,
+    profile: SecurityProfile,
+    pki: PkiFiles,
+    version: ProtocolVersion,
+    certificates: Sequence[str | None],
+) -> None:
+    """On every mTLS listener, a login presenting each of the PKI leaf *certificates* (None:
+    no certificate) is not let in: any refusal passes, a CONNACK 0x00 fails."""
+    for listener in mtls_listeners(profile, target):
+        for certificate in certificates:
+            code, _ = mtls_attempt(target, profile, pki, listener, version, certificate)
+            what = f"certificate {certificate!r}" if certificate else "no client certificate"
+            assert code != 0, f"ACCEPTED on {listener!r} with {what} (CONNACK 0x00)"
 
 
 # ---------------------------------------------------------------------- raw TLS logins

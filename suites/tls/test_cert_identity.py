@@ -18,7 +18,7 @@ from mqttsec.fixtures.targets import RunningTarget
 from mqttsec.reference_broker.protocol import ProtocolVersion
 
 from ._identity import Route, route
-from ._support import cafile, endpoint, mtls_attempt, mtls_listeners, unique
+from ._support import cafile, endpoint, good_certificates, mtls_attempt, mtls_listeners, unique
 
 _VERSIONS = ("3.1.1", "5.0")
 
@@ -154,9 +154,7 @@ def test_password_still_required_without_identity(
         mqttsec_unsupported(
             f"profile {mqtt_profile.name!r} has no mTLS listener that keeps password logins"
         )
-    good = [c for c in mqtt_profile.certificates if not c.revoked]
-    if not good:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no good client certificate")
+    good = good_certificates(mqtt_profile)
     pair = mqtt_pki.pair(f"client-{good[0].name}")
     files = TlsFiles(cafile(mqtt_target, mqtt_pki), pair.certfile, pair.keyfile)
     for listener in listeners:

@@ -9,12 +9,9 @@ CONNACK) passes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from mqttsec.fixtures.pki import PkiFiles
-from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.fixtures.targets import RunningTarget
 from mqttsec.reference_broker.protocol import ProtocolVersion
@@ -23,26 +20,15 @@ from ._support import (
     cafile,
     credentials,
     endpoint,
+    good_certificates,
     mtls_attempt,
     mtls_listeners,
     probe_context,
     raw_login,
+    require_mtls_refused,
 )
 
 _VERSIONS = ("3.1.1", "5.0")
-
-
-def _refused(
-    target: RunningTarget,
-    profile: SecurityProfile,
-    pki: PkiFiles,
-    version: ProtocolVersion,
-    certificates: Sequence[str],
-) -> None:
-    for listener in mtls_listeners(profile, target):
-        for certificate in certificates:
-            code, _ = mtls_attempt(target, profile, pki, listener, version, certificate)
-            assert code != 0, f"ACCEPTED on {listener!r} with certificate {certificate!r}"
 
 
 @pytest.mark.scenario(
@@ -88,7 +74,9 @@ def test_server_only_certificate_refused_as_client(
     and key (copied from any server of the same CA, or from a broker's own disk) logs in as
     a client with that server's name as its identity.
     """
-    _refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-server-eku"])
+    require_mtls_refused(
+        mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-server-eku"]
+    )
 
 
 @pytest.mark.scenario(
@@ -106,7 +94,9 @@ def test_wrong_key_usage_refused(
     Weakness class: key usage ignored; a certificate the CA issued for signing documents
     (or any other purpose) doubles as a login.
     """
-    _refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-wrong-key-usage"])
+    require_mtls_refused(
+        mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-wrong-key-usage"]
+    )
 
 
 @pytest.mark.scenario(
@@ -127,15 +117,13 @@ def test_client_chain_validated(
     CVE-2015-1793): every client that holds its own key can mint certificates for any
     identity, including another device's or the administrator's.
     """
-    good = [c for c in mqtt_profile.certificates if not c.revoked]
-    if not good:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no good client certificate")
+    good = good_certificates(mqtt_profile)
     for listener in mtls_listeners(mqtt_profile, mqtt_target):
         code, refusal = mtls_attempt(
             mqtt_target, mqtt_profile, mqtt_pki, listener, mqtt_version, f"client-{good[0].name}"
         )
         assert code == 0, f"control: {good[0].name!r} refused on {listener!r}: {refusal}"
-    _refused(
+    require_mtls_refused(
         mqtt_target,
         mqtt_profile,
         mqtt_pki,

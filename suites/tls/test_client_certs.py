@@ -7,8 +7,6 @@ A bad certificate that gets a CONNACK 0 is a *fail*. How the refusal looks does 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from mqttsec.fixtures.clients import ClientTimeout, MqttClient, PeerClosed, TlsFiles
@@ -18,25 +16,18 @@ from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.fixtures.targets import Capability, RunningTarget
 from mqttsec.reference_broker.protocol import ProtocolVersion
 
-from ._support import cafile, endpoint, mtls_attempt, mtls_listeners, unique
+from ._identity import identity_listener
+from ._support import (
+    cafile,
+    endpoint,
+    good_certificates,
+    mtls_attempt,
+    mtls_listeners,
+    require_mtls_refused,
+    unique,
+)
 
 _VERSIONS = ("3.1.1", "5.0")
-
-
-def _require_refused(
-    mqtt_target: RunningTarget,
-    mqtt_profile: SecurityProfile,
-    mqtt_pki: PkiFiles,
-    mqtt_version: ProtocolVersion,
-    certificates: Sequence[str | None],
-) -> None:
-    for listener in mtls_listeners(mqtt_profile, mqtt_target):
-        for certificate in certificates:
-            code, _ = mtls_attempt(
-                mqtt_target, mqtt_profile, mqtt_pki, listener, mqtt_version, certificate
-            )
-            what = f"certificate {certificate!r}" if certificate else "no client certificate"
-            assert code != 0, f"ACCEPTED on {listener!r} with {what} (CONNACK 0x00)"
 
 
 @pytest.mark.scenario(id="MTLS-VALID-CERT", family="mtls", severity="info", versions=_VERSIONS)
@@ -48,11 +39,8 @@ def test_good_certificate_accepted(
 ) -> None:
     """Positive control: every good (not revoked) client certificate of the profile logs in
     on every mTLS listener. Without it, every refusal below could be a broken setup."""
-    good = [c for c in mqtt_profile.certificates if not c.revoked]
-    if not good:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no good client certificate")
     for listener in mtls_listeners(mqtt_profile, mqtt_target):
-        for cert in good:
+        for cert in good_certificates(mqtt_profile):
             code, refusal = mtls_attempt(
                 mqtt_target, mqtt_profile, mqtt_pki, listener, mqtt_version, f"client-{cert.name}"
             )
@@ -73,7 +61,7 @@ def test_no_certificate_refused(
     Weakness class: client certificates requested but not required (``CERT_OPTIONAL``,
     ``require_certificate false``): the listener is plain TLS with extra steps.
     """
-    _require_refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, [None])
+    require_mtls_refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, [None])
 
 
 @pytest.mark.scenario(
@@ -89,7 +77,7 @@ def test_expired_certificate_refused(
 
     Weakness class: validity dates not checked (a stolen device key stays good forever).
     """
-    _require_refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-expired"])
+    require_mtls_refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-expired"])
 
 
 @pytest.mark.scenario(
@@ -105,7 +93,7 @@ def test_not_yet_valid_certificate_refused(
 
     Weakness class: only ``notAfter`` checked; pre-issued certificates usable early.
     """
-    _require_refused(
+    require_mtls_refused(
         mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-not-yet-valid"]
     )
 
@@ -123,7 +111,9 @@ def test_self_signed_certificate_refused(
 
     Weakness class: the chain not verified, only parsed for its CN.
     """
-    _require_refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-self-signed"])
+    require_mtls_refused(
+        mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-self-signed"]
+    )
 
 
 @pytest.mark.scenario(
@@ -140,7 +130,7 @@ def test_other_ca_certificate_refused(
     Weakness class: the system trust store used for clients (any public CA's customer
     gets in), or any CA accepted.
     """
-    _require_refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-other-ca"])
+    require_mtls_refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, ["bad-client-other-ca"])
 
 
 @pytest.mark.scenario(id="MTLS-REVOKED-REFUSED", family="mtls", severity="high", versions=_VERSIONS)
@@ -163,7 +153,7 @@ def test_revoked_certificate_refused(
         mqttsec_unsupported(f"{mqtt_target.name}: {mqtt_target.unsupported[f'crl:{missing[0]}']}")
     revoked = ["bad-client-revoked"]
     revoked += [f"client-{c.name}" for c in mqtt_profile.certificates if c.revoked]
-    _require_refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, revoked)
+    require_mtls_refused(mqtt_target, mqtt_profile, mqtt_pki, mqtt_version, revoked)
 
 
 def _concrete(rule_topic: str, user: str) -> str | None:
@@ -194,17 +184,7 @@ def test_username_cannot_override_certificate_identity(
     Weakness class: identity taken from the CONNECT username when one is present, so any
     certificate holder becomes any user (the certificate merely opens the door).
     """
-    if Capability.IDENTITY_AS_USERNAME not in mqtt_target.capabilities:
-        mqttsec_unsupported(f"{mqtt_target.name} cannot take the certificate as identity")
-    listeners = [
-        n
-        for n in mtls_listeners(mqtt_profile, mqtt_target)
-        if mqtt_profile.listener(n).identity_as_username
-        and f"identity-as-username:{n}" not in mqtt_target.unsupported
-    ]
-    if not listeners:
-        mqttsec_unsupported("no mTLS listener takes the certificate as identity on this target")
-    listener = listeners[0]
+    listener = identity_listener(mqtt_profile, mqtt_target)
     plan = _plan(mqtt_profile, listener)
     if plan is None:
         raise Unsupported(

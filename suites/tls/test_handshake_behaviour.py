@@ -20,6 +20,7 @@ from ._support import (
     connack_over,
     credentials,
     endpoint,
+    good_certificates,
     handshake,
     mtls_listeners,
     present_certificate,
@@ -86,10 +87,7 @@ def test_client_renegotiation_refused(
             continue  # TLS 1.3 has no renegotiation at all
         pair = None
         if mqtt_profile.listener(listener).kind is ListenerKind.MTLS:
-            good = [c for c in mqtt_profile.certificates if not c.revoked]
-            if not good:
-                mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no good certificate")
-            files = mqtt_pki.pair(f"client-{good[0].name}")
+            files = mqtt_pki.pair(f"client-{good_certificates(mqtt_profile)[0].name}")
             pair = (files.certfile, files.keyfile)
         key = (mqtt_target.name, id(mqtt_target), listener)
         if key not in _RENEGOTIATED:

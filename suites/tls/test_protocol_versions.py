@@ -81,10 +81,21 @@ def _any_password_listener(profile: SecurityProfile) -> str:
 
 
 def _refuses_version(
-    target: RunningTarget, profile: SecurityProfile, version: int, name: str, *, hello: bytes
+    target: RunningTarget,
+    profile: SecurityProfile,
+    version: int,
+    name: str,
+    *,
+    hello: bytes | None = None,
 ) -> None:
+    """No TLS listener agrees to *version* (or an older one) when offered *hello*; without
+    one, a ClientHello whose highest version is *version*, with the old suites and SNI."""
     for listener in tls_listeners(profile, target):
-        answer = hello_answer(endpoint(target, listener), profile, listener, hello)
+        where = endpoint(target, listener)
+        offer = (
+            client_hello(version, OLD_SUITES, server_name=sni(where)) if hello is None else hello
+        )
+        answer = hello_answer(where, profile, listener, offer)
         agreed = answer.agreed and (answer.version or 0) <= version
         assert not agreed, f"{listener!r} agreed to {name}: {answer}"
 
@@ -97,13 +108,7 @@ def test_tls_1_0_refused(mqtt_target: RunningTarget, mqtt_profile: SecurityProfi
     Weakness class: a TLS floor left at the library default or lowered for old devices;
     TLS 1.0 has the BEAST CBC attack and SHA-1/MD5 in its handshake (RFC 8996 forbids it).
     """
-    for listener in tls_listeners(mqtt_profile, mqtt_target):
-        where = endpoint(mqtt_target, listener)
-        hello = client_hello(TLS10, OLD_SUITES, server_name=sni(where))
-        answer = hello_answer(where, mqtt_profile, listener, hello)
-        assert not (answer.agreed and (answer.version or 0) <= TLS10), (
-            f"{listener!r} agreed to TLS 1.0: {answer}"
-        )
+    _refuses_version(mqtt_target, mqtt_profile, TLS10, "TLS 1.0")
 
 
 @pytest.mark.scenario(id="TLS-1.1-REFUSED", family="tls", severity="high", versions=_VERSIONS)
@@ -114,13 +119,7 @@ def test_tls_1_1_refused(mqtt_target: RunningTarget, mqtt_profile: SecurityProfi
     Weakness class: a floor of "TLS 1.1" thought modern enough; it shares TLS 1.0's
     MD5/SHA-1 handshake and CBC-only suites (RFC 8996 forbids it too).
     """
-    for listener in tls_listeners(mqtt_profile, mqtt_target):
-        where = endpoint(mqtt_target, listener)
-        hello = client_hello(TLS11, OLD_SUITES, server_name=sni(where))
-        answer = hello_answer(where, mqtt_profile, listener, hello)
-        assert not (answer.agreed and (answer.version or 0) <= TLS11), (
-            f"{listener!r} agreed to {answer} for a TLS 1.1 client"
-        )
+    _refuses_version(mqtt_target, mqtt_profile, TLS11, "TLS 1.1")
 
 
 @pytest.mark.scenario(id="TLS-SSLV3-REFUSED", family="tls", severity="high", versions=_VERSIONS)
