@@ -13,11 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from mqttsec.fixtures.clients import ClientTimeout, MqttClient, PeerClosed, Received
+from mqttsec.fixtures.clients import ClientError, ClientTimeout, MqttClient, PeerClosed, Received
 from mqttsec.fixtures.expect import SentinelLost
 from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
+from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.suites.helpers import unique
 
 __all__ = [
@@ -26,13 +28,17 @@ __all__ = [
     "Actor",
     "Leak",
     "MqttClientFactory",
+    "RawReader",
+    "Reader",
     "find_sentinel",
     "first",
+    "matches",
     "narrow_readers",
     "password_users",
     "plan_leak",
     "probe_topics",
     "prove_absent",
+    "raw_reader",
     "read_until",
     "sentinel_for",
     "unique",
@@ -88,6 +94,20 @@ def probe_topics(profile: SecurityProfile, client_id: str) -> list[str]:
     return out
 
 
+def matches(topic_filter: str, topic: str) -> bool:
+    """Whether *topic_filter* matches *topic* as MQTT defines it [MQTT-4.7.1-2],
+    [MQTT-4.7.1-3], with ``$`` topics unmatched by a leading wildcard [MQTT-4.7.2-1]."""
+    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
+        return False
+    levels, parts = topic_filter.split("/"), topic.split("/")
+    for i, level in enumerate(levels):
+        if level == "#":
+            return True
+        if i >= len(parts) or (level != "+" and level != parts[i]):
+            return False
+    return len(levels) == len(parts)
+
+
 def first(items: Iterable[str], test: Callable[[str], bool]) -> str | None:
     """The first of *items* that passes *test*, or None."""
     return next((item for item in items if test(item)), None)
@@ -113,6 +133,17 @@ class Actor:
             self._client = self.factory(self.user, client_id=self.client_id, **self.options)
         return self._client
 
+    def attach(self, client: MqttClient) -> None:
+        """Use *client*, connected elsewhere (a resumed session), as this actor's
+        connection."""
+        self._client = client
+
+    def close(self) -> None:
+        """Disconnect (the next use connects again)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def may_publish(self, topic: str) -> bool:
         return self.profile.may_publish(self.user, topic, LISTENER, client_id=self.client_id)
 
@@ -122,6 +153,13 @@ class Actor:
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> object:
         """Publish with this actor's connection (remade if needed)."""
         return self.client.publish(topic, payload, qos)
+
+    def publish_nowait(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Publish without waiting for the acknowledgement (a probe in a batch; the
+        sentinel published after it with :meth:`publish` is acknowledged, and the broker
+        handles one client's packets in order). A connection already closed by the broker
+        drops the message, which is no leak."""
+        self.client.paho.publish(topic, payload, qos=qos)
 
     def subscribe(self, *filters: str) -> list[int]:
         return self.client.subscribe(*filters)
@@ -133,9 +171,16 @@ class Actor:
         return f"<{self.user} as {self.client_id}>"
 
 
+_NO_ID = "mqttsec-no-client-id"
+
+
 def find_sentinel(profile: SecurityProfile, writer: Actor, reader: Actor) -> str | None:
-    """A fresh topic *writer* may publish and *reader* may receive, or None."""
-    candidates = probe_topics(profile, writer.client_id)
+    """A fresh topic *writer* may publish and *reader* may receive, or None. A writer with
+    an empty client id gets one assigned by the broker, so no ``%c`` topic is chosen then."""
+    if writer.client_id:
+        candidates = probe_topics(profile, writer.client_id)
+    else:
+        candidates = [t for t in probe_topics(profile, _NO_ID) if _NO_ID not in t]
     return first(candidates, lambda t: writer.may_publish(t) and reader.may_receive(t))
 
 
@@ -184,8 +229,51 @@ def prove_absent(
     return read_until(reader, token, payloads, timeout=timeout)
 
 
+class Reader(Protocol):
+    """What :func:`read_until` needs of a reader: who it is, what it may read, and its
+    next message (an :class:`Actor`, or a raw-socket client wrapped as one)."""
+
+    user: str
+
+    def may_receive(self, topic: str) -> bool: ...
+
+    def next_message(self, timeout: float | None = None) -> Received: ...
+
+
+@dataclass
+class RawReader:
+    """A raw-socket client as a :class:`Reader`, for SUBSCRIBE options and properties
+    paho does not expose exactly (subscription identifiers, retain handling).
+
+    Attributes:
+        raw: connected and logged in.
+        profile, user, client_id: who the broker sees.
+    """
+
+    raw: RawClient
+    profile: SecurityProfile
+    user: str
+    client_id: str
+
+    def may_receive(self, topic: str) -> bool:
+        return self.profile.may_receive(self.user, topic, LISTENER, client_id=self.client_id)
+
+    def next_message(self, timeout: float | None = None) -> Received:
+        return self.raw.next_message(timeout)
+
+
+def raw_reader(factory: Callable[..., RawClient], profile: SecurityProfile, user: str) -> RawReader:
+    """A raw client logged in as *user* with a fresh client id."""
+    raw = factory()
+    client_id = unique("mqttsec-acl-raw")
+    answer = raw.connect(client_id, username=user, password=profile.users[user].password)
+    if int(answer.reason_code) != 0:
+        raise ClientError(f"{user!r} cannot log in on a raw socket: {answer!r}")
+    return RawReader(raw, profile, user, client_id)
+
+
 def read_until(
-    reader: Actor, token: bytes, forbidden: dict[bytes, str], *, timeout: float = 5.0
+    reader: Reader, token: bytes, forbidden: dict[bytes, str], *, timeout: float = 5.0
 ) -> list[Received]:
     """Read what *reader* gets until the sentinel payload *token*; fail on any payload in
     *forbidden* (payload -> the topic it was published to) and on any message on a topic

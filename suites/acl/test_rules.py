@@ -10,29 +10,21 @@ from __future__ import annotations
 
 import pytest
 
-from mqttsec.fixtures.expect import expect_delivered, expect_not_delivered
+from mqttsec.fixtures.expect import expect_not_delivered
 from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
 
+from ._judge import Lab, Tally
 from ._support import (
     Actor,
     MqttClientFactory,
     find_sentinel,
     password_users,
     probe_topics,
-    sentinel_for,
     unique,
 )
 
 SPEC = ["MQTT-3.3.5-2", "MQTT-3.8.4-3", "MQTT-4.7.2-1"]
-
-
-def _need_both(profile: SecurityProfile, allowed: int, denied: int, what: str) -> None:
-    if not allowed or not denied:
-        mqttsec_unsupported(
-            f"profile {profile.name!r}: {what}: {allowed} allowed and {denied} denied "
-            "observable probes; both sides are needed"
-        )
 
 
 @pytest.mark.scenario(id="ACL-PUBLISH-RULES", family="acl", severity="high", spec=SPEC)
@@ -46,30 +38,12 @@ def test_publish_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityPro
     CVE-2018-12550). A denied PUBLISH may be acknowledged (3.1.1 has no code for it),
     refused with a reason code, or answered by closing the connection.
     """
-    users = password_users(mqtt_profile)
-    readers = {u: Actor(mqtt_client, mqtt_profile, u) for u in users}
-    allowed = denied = 0
-    for user in users:
-        writer = Actor(mqtt_client, mqtt_profile, user)
-        for topic in probe_topics(mqtt_profile, writer.client_id):
-            reader = next((u for u in users if readers[u].may_receive(topic)), None)
-            if reader is None:
-                continue  # nobody could see it: nothing to observe
-            observer = readers[reader]
-            payload = unique(f"pub-{user}").encode()
-            codes = observer.subscribe(topic)
-            assert codes[0] < 0x80, f"{reader!r} may read {topic!r} but SUBACK is {codes}"
-            if writer.may_publish(topic):
-                expect_delivered(observer, writer, topic, payload)
-                allowed += 1
-                continue
-            sentinel = sentinel_for(mqtt_profile, writer, observer)
-            assert observer.subscribe(sentinel)[0] < 0x80
-            expect_not_delivered(
-                observer, writer, topic, payload, sentinel_topic=sentinel, sentinel_publisher=writer
-            )
-            denied += 1
-    _need_both(mqtt_profile, allowed, denied, "publish")
+    lab = Lab(mqtt_client, mqtt_profile)
+    tally = Tally()
+    for user in lab.users:
+        writer = lab.actor(user)
+        lab.judge_publish(writer, probe_topics(mqtt_profile, writer.client_id), tally)
+    tally.require_both(mqtt_profile, "publish")
 
 
 @pytest.mark.scenario(id="ACL-RECEIVE-RULES", family="acl", severity="high", spec=SPEC)
@@ -83,28 +57,12 @@ def test_receive_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityPro
     sub-tree (``reports/secret/#`` under ``reports/#``) ignored, write-only users allowed to
     read their own topics back.
     """
-    users = password_users(mqtt_profile)
-    writers = {u: Actor(mqtt_client, mqtt_profile, u) for u in users}
-    allowed = denied = 0
-    for user in users:
-        reader = Actor(mqtt_client, mqtt_profile, user)
-        for topic in probe_topics(mqtt_profile, reader.client_id):
-            name = next((u for u in users if writers[u].may_publish(topic)), None)
-            if name is None:
-                continue
-            writer = writers[name]
-            payload = unique(f"recv-{user}").encode()
-            codes = reader.subscribe(topic)
-            if reader.may_receive(topic):
-                assert codes[0] < 0x80, f"{user!r} may read {topic!r} but SUBACK is {codes}"
-                expect_delivered(reader, writer, topic, payload)
-                allowed += 1
-                continue
-            sentinel = sentinel_for(mqtt_profile, writer, reader)
-            assert reader.subscribe(sentinel)[0] < 0x80
-            expect_not_delivered(reader, writer, topic, payload, sentinel_topic=sentinel)
-            denied += 1
-    _need_both(mqtt_profile, allowed, denied, "receive")
+    lab = Lab(mqtt_client, mqtt_profile)
+    tally = Tally()
+    for user in lab.users:
+        reader = lab.actor(user)
+        lab.judge_receive(reader, probe_topics(mqtt_profile, reader.client_id), tally)
+    tally.require_both(mqtt_profile, "receive")
 
 
 def _intruder_writes(

@@ -1,0 +1,252 @@
+"""Judging one (user, topic) pair by observation: may this client publish there, may it
+receive from there, and does the broker do exactly what the profile says?
+
+Most ACL scenarios differ only in *which* pairs they probe (a rule kind, a look-alike
+topic, a client id chosen by an attacker); the judging is always the same and lives here.
+A :class:`Lab` keeps one standing connection per profile user (observers and writers) so
+that a scenario of a hundred probes opens a handful of connections. :meth:`Lab.judge`
+publishes a batch of probes, then one sentinel per (writer, reader) path: an allowed probe
+must arrive, a denied one must not have arrived when the sentinel does (a broker forwards
+one client's messages in order). Each probe is counted in a :class:`Tally` as allowed or
+denied; one nobody could observe (no reader, no sentinel path) is not counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mqttsec.fixtures.clients import DEFAULT_TIMEOUT, ClientTimeout
+from mqttsec.fixtures.expect import SentinelLost
+from mqttsec.fixtures.plugin import mqttsec_unsupported
+from mqttsec.fixtures.profile import AclEntry, SecurityProfile
+
+from ._support import LISTENER, Actor, MqttClientFactory, find_sentinel, password_users, unique
+
+__all__ = ["Lab", "Tally", "concrete"]
+
+
+def concrete(topic_filter: str, user: str, client_id: str) -> str:
+    """A fresh topic name matched by *topic_filter* with ``%u`` = *user* and ``%c`` =
+    *client_id*: every ``+`` becomes a fresh level, a trailing ``#`` one fresh level."""
+    base = topic_filter.replace("%u", user).replace("%c", client_id)
+    return "/".join(unique("lvl") if level in ("+", "#") else level for level in base.split("/"))
+
+
+@dataclass
+class Tally:
+    """How many probes the broker allowed and denied as the profile says. A rule probed
+    from one side only proves little (a broker denying everything passes every denial)."""
+
+    allowed: int = 0
+    denied: int = 0
+    probes: list[str] = field(default_factory=list)
+
+    def add(self, verdict: bool | None, what: str = "") -> None:
+        """Count one probe's verdict (None: not observable, not counted)."""
+        if verdict is None:
+            return
+        if verdict:
+            self.allowed += 1
+        else:
+            self.denied += 1
+        if what:
+            self.probes.append(f"{what}: {'allowed' if verdict else 'denied'}")
+
+    def require_both(self, profile: SecurityProfile, what: str) -> None:
+        """Unsupported unless both sides were observed."""
+        if not self.allowed or not self.denied:
+            import os
+
+            if os.environ.get("ACL_DEBUG"):
+                print("\n".join(self.probes))
+            mqttsec_unsupported(
+                f"profile {profile.name!r}: {what}: {self.allowed} allowed and "
+                f"{self.denied} denied observable probes; both sides are needed"
+            )
+
+
+class Lab:
+    """Standing connections for every password user of the profile, and the two judges.
+
+    Args:
+        factory: the ``mqtt_client`` fixture.
+        profile: the profile under test.
+    """
+
+    def __init__(self, factory: MqttClientFactory, profile: SecurityProfile) -> None:
+        self.factory = factory
+        self.profile = profile
+        self.users = password_users(profile)
+        self.standing = {u: Actor(factory, profile, u) for u in self.users}
+        self._sentinels: dict[tuple[str, str, str, str], str | None] = {}
+
+    def actor(self, user: str, **kwargs: object) -> Actor:
+        """A new actor (its own connection, made on first use) for *user*."""
+        return Actor(self.factory, self.profile, user, **kwargs)  # type: ignore[arg-type]
+
+    def sentinel(self, writer: Actor, reader: Actor) -> str | None:
+        """A fresh topic *writer* may write and *reader* may read (cached per identity
+        pair); *reader* is not subscribed to it yet (see :meth:`listen`)."""
+        key = (writer.user, writer.client_id, reader.user, reader.client_id)
+        if key not in self._sentinels:
+            self._sentinels[key] = find_sentinel(self.profile, writer, reader)
+        return self._sentinels[key]
+
+    def listen(self, writer: Actor, reader: Actor) -> str:
+        """Subscribe *reader* (its current connection) to the sentinel topic from *writer*
+        and return it; a connection remade after a close has lost its subscriptions."""
+        found = self.sentinel(writer, reader)
+        assert found is not None
+        assert reader.subscribe(found)[0] < 0x80, f"{reader!r} refused sentinel {found!r}"
+        return found
+
+    def observer_for(self, topic: str, writer: Actor) -> Actor | None:
+        """A standing connection that may read *topic* and has a sentinel path from
+        *writer* (needed when the publish must be denied)."""
+        for observer in self.standing.values():
+            if observer is writer or not observer.may_receive(topic):
+                continue
+            if writer.may_publish(topic) or self.sentinel(writer, observer) is not None:
+                return observer
+        return None
+
+    def writer_for(self, topic: str, reader: Actor, extra: Iterable[Actor] = ()) -> Actor | None:
+        """A connection (standing, or one of *extra*) that may write *topic* and has a
+        sentinel path to *reader* (needed when the reader must not receive)."""
+        for writer in (*extra, *self.standing.values()):
+            if writer is reader or not writer.may_publish(topic):
+                continue
+            if reader.may_receive(topic) or self.sentinel(writer, reader) is not None:
+                return writer
+        return None
+
+    # ------------------------------------------------------------------ in batches
+
+    def judge(self, actor: Actor, topics: Iterable[str], tally: Tally) -> None:
+        """Judge *actor* on every topic of *topics*, as a publisher and as a reader, in
+        batches: all probes first, then one sentinel per path, so a few round trips
+        instead of one per probe. A publish is judged by a standing reader of the topic,
+        a subscription by a standing writer of it; a probe nobody can observe is not
+        counted.
+
+        Raises:
+            AssertionError: a leak ("LEAK") or an allowed message not delivered ("NOT
+                DELIVERED").
+            SentinelLost: a sentinel never came (nothing proven: a harness error).
+        """
+        wanted = list(dict.fromkeys(topics))
+        self._judge_publish(actor, wanted, tally)
+        self._judge_receive(actor, wanted, tally)
+
+    def judge_publish(self, writer: Actor, topics: Iterable[str], tally: Tally) -> None:
+        """The publishing half of :meth:`judge`: *writer* publishes to every topic; a
+        standing reader of each receives it exactly when the profile lets *writer* write."""
+        self._judge_publish(writer, list(dict.fromkeys(topics)), tally)
+
+    def judge_receive(self, reader: Actor, topics: Iterable[str], tally: Tally) -> None:
+        """The reading half of :meth:`judge`: *reader* subscribes to every topic, a writer
+        publishes there, and it arrives exactly when the profile lets *reader* read."""
+        self._judge_receive(reader, list(dict.fromkeys(topics)), tally)
+
+    def _judge_publish(self, writer: Actor, topics: list[str], tally: Tally) -> None:
+        groups: dict[str, tuple[Actor, list[str]]] = {}
+        for topic in topics:
+            observer = self.observer_for(topic, writer)
+            if observer is not None:
+                groups.setdefault(observer.user, (observer, []))[1].append(topic)
+        for observer, mine in groups.values():
+            codes = observer.subscribe(*mine)
+            refused = [t for t, c in zip(mine, codes, strict=True) if c >= 0x80]
+            assert not refused, f"{observer!r} may read {refused} but the SUBACK refused them"
+        sent = {t: unique(f"pub-{writer.user}").encode() for t in topics}
+        denied = {p: t for t, p in sent.items() if not writer.may_publish(t)}
+        for observer, mine in groups.values():
+            for topic in mine:
+                writer.publish_nowait(topic, sent[topic])
+        for observer, mine in groups.values():
+            expected = {sent[t]: t for t in mine if writer.may_publish(t)}
+            token = self._end_marker(writer, observer, needed=len(expected) < len(mine))
+            _collect(observer, expected, token, denied, f"{writer!r} publishing")
+            for topic in mine:
+                tally.add(writer.may_publish(topic), f"{writer.user} publish {topic}")
+
+    def _judge_receive(self, reader: Actor, topics: list[str], tally: Tally) -> None:
+        groups: dict[str, tuple[Actor, list[str]]] = {}
+        for topic in topics:
+            writer = self.writer_for(topic, reader)
+            if writer is not None:
+                groups.setdefault(writer.user, (writer, []))[1].append(topic)
+        planned = [t for _, mine in groups.values() for t in mine]
+        if not planned:
+            return
+        codes = reader.subscribe(*planned)
+        refused = [t for t, c in zip(planned, codes, strict=True) if c >= 0x80]
+        bad = [t for t in refused if reader.may_receive(t)]
+        assert not bad, f"{reader!r} may read {bad} but the SUBACK refused them"
+        sent = {t: unique(f"recv-{reader.user}").encode() for t in planned}
+        expected = {sent[t]: t for t in planned if reader.may_receive(t)}
+        denied = {p: t for t, p in sent.items() if p not in expected}
+        tokens: list[bytes] = []
+        for writer, mine in groups.values():
+            needed = any(not reader.may_receive(t) for t in mine)
+            sentinel = self.listen(writer, reader) if needed else None
+            for topic in mine:
+                writer.publish_nowait(topic, sent[topic])
+            if sentinel is not None:
+                tokens.append(unique("sentinel").encode())
+                writer.publish(sentinel, tokens[-1])
+        _collect(reader, expected, tokens, denied, f"{reader!r} reading")
+        for topic in planned:
+            tally.add(reader.may_receive(topic), f"{reader.user} receive {topic}")
+
+    def _end_marker(self, writer: Actor, observer: Actor, *, needed: bool) -> list[bytes]:
+        """Publish a sentinel from *writer* to *observer* when *needed* (something must
+        be proven absent); the tokens to wait for."""
+        if not needed:
+            return []
+        sentinel = self.listen(writer, observer)
+        token = unique("sentinel").encode()
+        writer.publish(sentinel, token)
+        return [token]
+
+    def rules(self) -> list[AclEntry]:
+        """The profile's rules that hold on the probed listener, without ``$`` topics
+        (nobody may publish there, so they are probed by the ``$`` scenarios instead)."""
+        return [r for r in self.profile.acl if r.holds_on(LISTENER) and not r.topic.startswith("$")]
+
+
+def _collect(
+    reader: Actor,
+    expected: dict[bytes, str],
+    tokens: list[bytes],
+    denied: dict[bytes, str],
+    what: str,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> None:
+    """Read until every *expected* payload and every sentinel *token* has arrived; fail
+    on a *denied* payload or on a message on a topic *reader* may not read."""
+    missing, waiting = dict(expected), set(tokens)
+    deadline = time.monotonic() + timeout
+    while missing or waiting:
+        try:
+            message = reader.next_message(max(0.0, deadline - time.monotonic()))
+        except ClientTimeout:
+            if waiting:
+                raise SentinelLost(
+                    f"{what}: a sentinel never came to {reader!r}, nothing is proven"
+                ) from None
+            raise AssertionError(
+                f"NOT DELIVERED: {what}: {reader!r} did not receive {sorted(missing.values())}"
+            ) from None
+        assert message.payload not in denied, (
+            f"LEAK: {what}: {reader.user!r} received {message.payload!r} published to "
+            f"{denied[message.payload]!r}, which the profile forbids"
+        )
+        assert reader.may_receive(message.topic), (
+            f"LEAK: {what}: {reader.user!r} received a message on {message.topic!r}, which "
+            "the profile forbids it to read"
+        )
+        missing.pop(message.payload, None)
+        waiting.discard(message.payload)
