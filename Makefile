@@ -10,7 +10,7 @@ brokers:        ## install aedes (npm, .brokers/), RabbitMQ, ActiveMQ, ejabberd 
 	bash scripts/install-brokers.sh
 
 test:           ## every test CI runs: unit, broker, interop (mosquitto, amqtt), packaging
-	$(PYTHON) -m pytest -n 2
+	$(PYTHON) -m pytest -n 2 --dist loadgroup
 
 test-fast:      ## the quick inner loop: no slow or fuzz tests
 	$(PYTHON) -m pytest -n 2 -m "not slow and not fuzz"

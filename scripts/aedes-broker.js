@@ -20,6 +20,8 @@
 //   "aclDefault": "deny"            // no "acl" key at all = everything allowed
 // }
 // access: read | write | readwrite | deny ("deny" beats any allow that matches).
+// Patterns ("user": null) substitute %u and %c in one pass; a client whose username or id holds
+// + # / or NUL gets nothing from patterns, nor does a pattern whose result starts with '$'.
 // Subscribe is checked on the filter (mosquitto-like: a rule matches the filter when the rule's
 // pattern covers it); delivery is checked again per message (authorizeForward), so a wildcard
 // subscription never leaks topics the user may not read. A denied SUBSCRIBE gets SUBACK 0x80;
@@ -72,15 +74,33 @@ function topicMatches (filter, topic) {
   return f.length === t.length
 }
 
+// A name that could act as a wildcard or a level separator inside a pattern (client id '+'
+// in devices/%c/#, username 'a/b' in users/%u/#) gets no access from patterns: the
+// CVE-2017-7650 class, as the reference broker and (for + and #) mosquitto 2 refuse it.
+const UNSAFE_NAME = /[+#/\u0000]/
+
+function expandPattern (topic, username, clientId) {
+  // One left-to-right pass, so a substituted name is never substituted again.
+  if (/%u/.test(topic) && username === null) return null
+  if (UNSAFE_NAME.test(clientId) || (username !== null && UNSAFE_NAME.test(username))) return null
+  const expanded = topic.replace(/%[uc]/g, (m) => (m === '%u' ? username : clientId))
+  // A name starting with '$' must not reach $SYS and friends through a pattern.
+  if (expanded.startsWith('$') && !topic.startsWith('$')) return null
+  return expanded
+}
+
 function rulesFor (client) {
-  const username = client.mqttsecUser
-  return (config.acl || [])
-    .filter((rule) => rule.user === undefined || rule.user === null ||
-      rule.user === username || (rule.user === '*anonymous*' && username === null))
-    .map((rule) => ({
-      access: rule.access,
-      topic: rule.topic.replaceAll('%u', username ?? '').replaceAll('%c', client.id ?? '')
-    }))
+  const username = client.mqttsecUser ?? null
+  const out = []
+  for (const rule of config.acl || []) {
+    const pattern = rule.user === undefined || rule.user === null
+    if (!pattern && !(rule.user === username || (rule.user === '*anonymous*' && username === null))) {
+      continue
+    }
+    const topic = pattern ? expandPattern(rule.topic, username, client.id ?? '') : rule.topic
+    if (topic !== null) out.push({ access: rule.access, topic })
+  }
+  return out
 }
 
 function allowed (client, topic, want) {

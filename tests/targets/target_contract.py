@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import ssl
 import uuid
+from typing import ClassVar
 
 import pytest
 
@@ -17,6 +18,7 @@ from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.fixtures.targets import RunningTarget
 from mqttsec.fixtures.targets._process import client_tls_context
 
+from .end_to_end import check_rows, run_first_scenarios
 from .mqtt_client import Client, connect
 
 
@@ -37,7 +39,24 @@ def port_closed(host: str, port: int) -> bool:
 
 
 class TargetContract:
-    """Connect, TLS, mTLS, ACL and stop checks shared by every target."""
+    """Connect, TLS, mTLS, ACL and stop checks shared by every target, and the first real
+    scenarios of each family run through the plugin on the same started broker."""
+
+    MTLS_UNSUPPORTED: ClassVar[str | None] = None
+    """Part of the reason this target gives for MTLS-NO-CERT-REFUSED being *unsupported*;
+    None: it must pass."""
+
+    def test_first_scenarios_end_to_end(
+        self,
+        running: RunningTarget,
+        profile: SecurityProfile,
+        pki: PkiFiles,
+        pytester: pytest.Pytester,
+    ) -> None:
+        """AUTH, TLS, mTLS and ACL scenarios pass (or are unsupported, with the target's
+        reason) on this broker: see end_to_end.py."""
+        rows, output = run_first_scenarios(pytester, running, profile, pki)
+        check_rows(rows, running, self.MTLS_UNSUPPORTED, output)
 
     def test_endpoints_match_profile(
         self, running: RunningTarget, profile: SecurityProfile

@@ -17,7 +17,8 @@ from ._comparison import require_installed
 from .mqtt_client import connect
 from .target_contract import TargetContract, login, port_closed
 
-pytestmark = pytest.mark.activemq
+# One broker start per run: under --dist loadgroup (CI) the module stays on one worker.
+pytestmark = [pytest.mark.activemq, pytest.mark.xdist_group("activemq")]
 NAME = "local:activemq"
 
 
@@ -40,7 +41,8 @@ class TestActiveMQ(TargetContract):
 
     def test_capabilities(self, running: RunningTarget) -> None:
         assert Capability.MQTT5 not in running.capabilities
-        assert Capability.MTLS in running.capabilities
+        assert {Capability.MTLS, Capability.CRL} <= running.capabilities
+        assert "crl:mtls" not in running.unsupported
         for key in ("mqtt5", "identity-as-username:mtls", "acl-deny", "acl-patterns"):
             assert key in running.unsupported, key
         assert "Apache ActiveMQ" in running.log_text()
@@ -54,14 +56,15 @@ class TestActiveMQ(TargetContract):
             assert carol.subscribe("sensors/#") == [0x80]
         finally:
             carol.close()
-        context = client_tls_context(running.cafile)
-        pair = pki.pair("bad-client-other-ca")
-        context.load_cert_chain(pair.certfile, pair.keyfile)
         user = profile.users["alice"]
-        with pytest.raises((OSError, ConnectionError)):
-            client, _ = connect(running.endpoint("mtls"), user.name, user.password, tls=context)
-            assert client is None
-            raise ConnectionError("refused after the handshake")
+        for bad in ("bad-client-other-ca", "bad-client-revoked"):  # revoked: crlPath
+            context = client_tls_context(running.cafile)
+            pair = pki.pair(bad)
+            context.load_cert_chain(pair.certfile, pair.keyfile)
+            with pytest.raises((OSError, ConnectionError)):
+                client, _ = connect(running.endpoint("mtls"), user.name, user.password, tls=context)
+                assert client is None
+                raise ConnectionError(f"{bad}: refused after the handshake")
 
 
 def test_destination() -> None:

@@ -17,7 +17,8 @@ from ._comparison import require_installed
 from .mqtt_client import connect
 from .target_contract import TargetContract, login, port_closed
 
-pytestmark = pytest.mark.aedes
+# One broker start per run: under --dist loadgroup (CI) the module stays on one worker.
+pytestmark = [pytest.mark.aedes, pytest.mark.xdist_group("aedes")]
 NAME = "local:aedes"
 
 
@@ -64,6 +65,32 @@ class TestAedes(TargetContract):
             raise ConnectionError("refused after the handshake")
 
 
+def test_client_id_patterns_refuse_wildcard_ids(
+    profile: SecurityProfile, pki: PkiFiles, tmp_path: Path
+) -> None:
+    """devices/%c/telemetry: bob's own device topic is writable, but a client id that is a
+    wildcard or holds a '/' gets nothing from the pattern (CVE-2017-7650 class)."""
+    require_installed(NAME)
+    with get_target(NAME).start(profile, pki, tmp_path) as running:
+        reader = login(running, profile, "admin", "plain")
+        try:
+            assert reader.subscribe("devices/#") == [1]
+            password = profile.users["bob"].password
+            for evil in ("+", "#", "victim/x"):
+                bob, code = connect(running.endpoint("plain"), "bob", password, client_id=evil)
+                assert bob is not None, code
+                with pytest.raises((ConnectionError, OSError)):  # aedes closes on a denial
+                    bob.publish("devices/victim/telemetry", b"forged", qos=1)
+                bob.close()
+            bob, code = connect(running.endpoint("plain"), "bob", password, client_id="dev7")
+            assert bob is not None, code
+            bob.publish("devices/dev7/telemetry", b"mine", qos=1)
+            bob.close()
+            assert reader.collect_until("devices/dev7/telemetry", b"mine") == []
+        finally:
+            reader.close()
+
+
 def test_stop_leaves_nothing(profile: SecurityProfile, pki: PkiFiles, tmp_path: Path) -> None:
     require_installed(NAME)
     running = get_target(NAME).start(profile, pki, tmp_path)
@@ -74,14 +101,25 @@ def test_stop_leaves_nothing(profile: SecurityProfile, pki: PkiFiles, tmp_path: 
     assert all(port_closed(e.host, e.port) for e in running.endpoints.values())
 
 
-def test_missing_broker_skips_even_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These markers skip under CI=true too (CI does not run make brokers yet)."""
+def _not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     from mqttsec.fixtures.targets import Installation
     from mqttsec.fixtures.targets.aedes import AedesTarget
 
-    monkeypatch.setenv("CI", "true")
     monkeypatch.setattr(
         AedesTarget, "probe", classmethod(lambda cls: Installation(False, None, "x"))
     )
+
+
+def test_missing_broker_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI installs every broker (.ci/run runs install-brokers.sh): missing there is a failure."""
+    _not_installed(monkeypatch)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true but local:aedes: x"):
+        require_installed(NAME)
+
+
+def test_missing_broker_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    _not_installed(monkeypatch)
+    monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="local:aedes: x"):
         require_installed(NAME)

@@ -17,10 +17,13 @@ from mqttsec.fixtures.targets._process import ProcessTarget
 from .mqtt_client import connect
 from .target_contract import TargetContract, login, port_closed
 
-pytestmark = pytest.mark.amqtt
+# One broker start per run: under --dist loadgroup (CI) the module stays on one worker.
+pytestmark = [pytest.mark.amqtt, pytest.mark.xdist_group("amqtt")]
 
 
 class TestAmqtt(TargetContract):
+    MTLS_UNSUPPORTED = "cannot require client certificates"
+
     @pytest.fixture(scope="class")
     @classmethod
     def running(

@@ -19,11 +19,14 @@ from ._comparison import require_installed
 from .mqtt_client import connect
 from .target_contract import TargetContract, login, port_closed
 
-pytestmark = pytest.mark.ejabberd
+# One broker start per run: under --dist loadgroup (CI) the module stays on one worker.
+pytestmark = [pytest.mark.ejabberd, pytest.mark.xdist_group("ejabberd")]
 NAME = "local:ejabberd"
 
 
 class TestEjabberd(TargetContract):
+    MTLS_UNSUPPORTED = "cannot require client certificates"
+
     @pytest.fixture(scope="class")
     @classmethod
     def running(

@@ -16,7 +16,8 @@ from mqttsec.fixtures.targets._process import ProcessTarget
 
 from .target_contract import TargetContract, port_closed
 
-pytestmark = pytest.mark.mosquitto
+# One broker start per run: under --dist loadgroup (CI) the module stays on one worker.
+pytestmark = [pytest.mark.mosquitto, pytest.mark.xdist_group("mosquitto")]
 
 
 class TestMosquitto(TargetContract):

@@ -17,11 +17,14 @@ from ._comparison import require_installed
 from .mqtt_client import connect
 from .target_contract import TargetContract, login, port_closed
 
-pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
+# One broker start per run: under --dist loadgroup (CI) the module stays on one worker.
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.xdist_group("rabbitmq")]
 NAME = "local:rabbitmq"
 
 
 class TestRabbitMQ(TargetContract):
+    MTLS_UNSUPPORTED = "one ssl_options for every MQTT TLS listener"
+
     @pytest.fixture(scope="class")
     @classmethod
     def running(
