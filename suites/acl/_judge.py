@@ -21,10 +21,21 @@ from mqttsec.fixtures.clients import DEFAULT_TIMEOUT, ClientTimeout
 from mqttsec.fixtures.expect import SentinelLost
 from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import AclEntry, SecurityProfile
+from mqttsec.fixtures.targets import RunningTarget
 
-from ._support import LISTENER, Actor, MqttClientFactory, find_sentinel, password_users, unique
+from ._limits import READ_AT_SUBSCRIBE, Limits
+from ._support import (
+    LISTENER,
+    Actor,
+    MqttClientFactory,
+    find_sentinel,
+    gets,
+    password_users,
+    sends,
+    unique,
+)
 
-__all__ = ["Lab", "Tally", "concrete"]
+__all__ = ["Lab", "Tally", "closes_on_subscribe", "concrete"]
 
 
 def concrete(topic_filter: str, user: str, client_id: str) -> str:
@@ -42,6 +53,11 @@ class Tally:
     allowed: int = 0
     denied: int = 0
     probes: list[str] = field(default_factory=list)
+    limited: int = 0
+    """Probes left out because a limit the target declares decides them."""
+    refused: int = 0
+    """Allowed probes the broker refused (a size or depth limit: a deviation)."""
+    limits: Limits | None = None
 
     def add(self, verdict: bool | None, what: str = "") -> None:
         """Count one probe's verdict (None: not observable, not counted)."""
@@ -54,13 +70,21 @@ class Tally:
         if what:
             self.probes.append(f"{what}: {'allowed' if verdict else 'denied'}")
 
-    def require_both(self, profile: SecurityProfile, what: str) -> None:
-        """Unsupported unless both sides were observed."""
-        if not self.allowed or not self.denied:
-            import os
+    def skip(self, limits: Limits | None) -> None:
+        """Count one probe left out because of a declared limit."""
+        self.limited += 1
+        self.limits = limits
 
-            if os.environ.get("ACL_DEBUG"):
-                print("\n".join(self.probes))
+    def require_both(self, profile: SecurityProfile, what: str) -> None:
+        """Unsupported unless both sides were observed; when probes were left out for a
+        limit the target declares, with the target's reason."""
+        if not self.allowed or not self.denied:
+            if self.limited and self.limits is not None:
+                mqttsec_unsupported(
+                    f"{what}: {self.allowed} allowed and {self.denied} denied probes could "
+                    f"be judged, {self.limited} depend on what the target cannot express "
+                    f"({self.limits.why()})"
+                )
             mqttsec_unsupported(
                 f"profile {profile.name!r}: {what}: {self.allowed} allowed and "
                 f"{self.denied} denied observable probes; both sides are needed"
@@ -73,18 +97,54 @@ class Lab:
     Args:
         factory: the ``mqtt_client`` fixture.
         profile: the profile under test.
+        target: the running target, whose declared limits (``unsupported``) decide which
+            probes can be judged; None: it enforces the whole profile.
     """
 
-    def __init__(self, factory: MqttClientFactory, profile: SecurityProfile) -> None:
+    def __init__(
+        self,
+        factory: MqttClientFactory,
+        profile: SecurityProfile,
+        target: RunningTarget | None = None,
+    ) -> None:
         self.factory = factory
         self.profile = profile
+        self.limits = (
+            Limits.none(profile) if target is None else Limits.of(target.unsupported, profile)
+        )
+        self.limited: set[str] = set()
+        """Limits (keys) that made this lab leave probes out."""
         self.users = password_users(profile)
-        self.standing = {u: Actor(factory, profile, u) for u in self.users}
+        self.standing = {u: self.actor(u) for u in self.users}
         self._sentinels: dict[tuple[str, str, str, str], str | None] = {}
+
+    def beyond_limits(
+        self, reader: Actor, granted: Iterable[str], topics: Iterable[str]
+    ) -> list[str]:
+        """The forbidden *topics* whose absence from *reader* still proves something: on a
+        target that checks read access against the SUBSCRIBE filter only
+        (``acl-read-at-delivery``), those no wildcard filter *reader* was granted
+        (*granted*) covers. The others are excused for *reader* from then on."""
+        granted = list(granted)
+        kept = []
+        for topic in topics:
+            if self.limits.read_at_subscribe_only(granted, topic):
+                reader.excused.add(topic)
+                self.limited.add(READ_AT_SUBSCRIBE)
+            else:
+                kept.append(topic)
+        return kept
+
+    def nothing_checked(self, why: str) -> None:
+        """End a scenario that judged nothing as unsupported: with the target's reasons
+        when probes were left out for its declared limits, else with *why*."""
+        if self.limits.enforced is not self.profile or self.limited:
+            why = f"{why}; probes left out for the target's limits: {self.limits.why()}"
+        mqttsec_unsupported(why)
 
     def actor(self, user: str, **kwargs: object) -> Actor:
         """A new actor (its own connection, made on first use) for *user*."""
-        return Actor(self.factory, self.profile, user, **kwargs)  # type: ignore[arg-type]
+        return Actor(self.factory, self.profile, user, limits=self.limits, **kwargs)  # type: ignore[arg-type]
 
     def sentinel(self, writer: Actor, reader: Actor) -> str | None:
         """A fresh topic *writer* may write and *reader* may read (cached per identity
@@ -106,7 +166,7 @@ class Lab:
         """A standing connection that may read *topic* and has a sentinel path from
         *writer* (needed when the publish must be denied)."""
         for observer in self.standing.values():
-            if observer is writer or not observer.may_receive(topic):
+            if observer is writer or not gets(observer, topic):
                 continue
             if writer.may_publish(topic) or self.sentinel(writer, observer) is not None:
                 return observer
@@ -116,7 +176,7 @@ class Lab:
         """A connection (standing, or one of *extra*) that may write *topic* and has a
         sentinel path to *reader* (needed when the reader must not receive)."""
         for writer in (*extra, *self.standing.values()):
-            if writer is reader or not writer.may_publish(topic):
+            if writer is reader or not sends(writer, topic):
                 continue
             if reader.may_receive(topic) or self.sentinel(writer, reader) is not None:
                 return writer
@@ -153,38 +213,62 @@ class Lab:
     def _judge_publish(self, writer: Actor, topics: list[str], tally: Tally) -> None:
         groups: dict[str, tuple[Actor, list[str]]] = {}
         for topic in topics:
+            if not writer.settled_publish(topic):
+                tally.skip(self.limits)
+                continue
             observer = self.observer_for(topic, writer)
             if observer is not None:
                 groups.setdefault(observer.user, (observer, []))[1].append(topic)
         for observer, mine in groups.values():
             codes = observer.subscribe(*mine)
             refused = [t for t, c in zip(mine, codes, strict=True) if c >= 0x80]
-            assert not refused, f"{observer!r} may read {refused} but the SUBACK refused them"
-        sent = {t: unique(f"pub-{writer.user}").encode() for t in topics}
+            assert not refused, (
+                f"NOT DELIVERED: {observer!r} may read {refused} but the SUBACK refused them"
+            )
+        planned = [t for _, mine in groups.values() for t in mine]
+        sent = {t: unique(f"pub-{writer.user}").encode() for t in planned}
         denied = {p: t for t, p in sent.items() if not writer.may_publish(t)}
-        for observer, mine in groups.values():
-            for topic in mine:
+        # Allowed probes first, then the denied ones, in one batch each, then a sentinel
+        # per observer. A broker that refuses by closing the connection (legal) never saw
+        # the denied probes after the first: then each is sent again, acknowledged (a new
+        # connection after each close), and new sentinels follow.
+        for topic in planned:
+            if writer.may_publish(topic):
                 writer.publish_nowait(topic, sent[topic])
+        before = writer.refusals
+        for payload, topic in denied.items():
+            writer.publish_nowait(topic, payload)
+        tokens = self._end_markers(writer, groups)
+        if writer.refusals != before:
+            for payload, topic in denied.items():
+                writer.try_publish(topic, payload)
+            for user, more in self._end_markers(writer, groups).items():
+                tokens[user] += more
         for observer, mine in groups.values():
             expected = {sent[t]: t for t in mine if writer.may_publish(t)}
-            token = self._end_marker(writer, observer, needed=len(expected) < len(mine))
-            _collect(observer, expected, token, denied, f"{writer!r} publishing")
+            _collect(observer, expected, tokens[observer.user], denied, f"{writer!r} publishing")
             for topic in mine:
                 tally.add(writer.may_publish(topic), f"{writer.user} publish {topic}")
 
     def _judge_receive(self, reader: Actor, topics: list[str], tally: Tally) -> None:
         groups: dict[str, tuple[Actor, list[str]]] = {}
         for topic in topics:
+            if not reader.settled_receive(topic):
+                tally.skip(self.limits)
+                continue
             writer = self.writer_for(topic, reader)
             if writer is not None:
                 groups.setdefault(writer.user, (writer, []))[1].append(topic)
         planned = [t for _, mine in groups.values() for t in mine]
         if not planned:
             return
-        codes = reader.subscribe(*planned)
-        refused = [t for t, c in zip(planned, codes, strict=True) if c >= 0x80]
-        bad = [t for t in refused if reader.may_receive(t)]
-        assert not bad, f"{reader!r} may read {bad} but the SUBACK refused them"
+        readable = [t for t in planned if reader.may_receive(t)]
+        codes = reader.subscribe(*readable) if readable else []
+        bad = [t for t, c in zip(readable, codes, strict=True) if c >= 0x80]
+        assert not bad, f"NOT DELIVERED: {reader!r} may read {bad} but the SUBACK refused them"
+        unreadable = [t for t in planned if not reader.may_receive(t)]
+        if unreadable:
+            reader.subscribe(*unreadable)  # refused, closed, or granted and filtered
         sent = {t: unique(f"recv-{reader.user}").encode() for t in planned}
         expected = {sent[t]: t for t in planned if reader.may_receive(t)}
         denied = {p: t for t, p in sent.items() if p not in expected}
@@ -196,20 +280,26 @@ class Lab:
                 writer.publish_nowait(topic, sent[topic])
             if sentinel is not None:
                 tokens.append(unique("sentinel").encode())
-                writer.publish(sentinel, tokens[-1])
+                writer.send_sentinel(sentinel, tokens[-1])
         _collect(reader, expected, tokens, denied, f"{reader!r} reading")
         for topic in planned:
             tally.add(reader.may_receive(topic), f"{reader.user} receive {topic}")
 
-    def _end_marker(self, writer: Actor, observer: Actor, *, needed: bool) -> list[bytes]:
-        """Publish a sentinel from *writer* to *observer* when *needed* (something must
-        be proven absent); the tokens to wait for."""
-        if not needed:
-            return []
-        sentinel = self.listen(writer, observer)
-        token = unique("sentinel").encode()
-        writer.publish(sentinel, token)
-        return [token]
+    def _end_markers(
+        self, writer: Actor, groups: dict[str, tuple[Actor, list[str]]]
+    ) -> dict[str, list[bytes]]:
+        """Publish a sentinel from *writer* to each observer of *groups* that must see
+        something proven absent (a denied probe among its topics); the tokens to wait
+        for, by observer."""
+        tokens: dict[str, list[bytes]] = {}
+        for observer, mine in groups.values():
+            tokens[observer.user] = []
+            if all(writer.may_publish(t) for t in mine):
+                continue
+            sentinel = self.listen(writer, observer)
+            tokens[observer.user].append(unique("sentinel").encode())
+            writer.send_sentinel(sentinel, tokens[observer.user][-1])
+        return tokens
 
     def rules(self) -> list[AclEntry]:
         """The profile's rules that hold on the probed listener, without ``$`` topics
@@ -244,9 +334,21 @@ def _collect(
             f"LEAK: {what}: {reader.user!r} received {message.payload!r} published to "
             f"{denied[message.payload]!r}, which the profile forbids"
         )
-        assert reader.may_receive(message.topic), (
+        assert reader.may_receive(message.topic) or not reader.settled_receive(message.topic), (
             f"LEAK: {what}: {reader.user!r} received a message on {message.topic!r}, which "
             "the profile forbids it to read"
         )
         missing.pop(message.payload, None)
         waiting.discard(message.payload)
+
+
+def closes_on_subscribe(target: RunningTarget, lab: Lab) -> None:
+    """End a scenario whose check needs one SUBSCRIBE with allowed and forbidden filters
+    answered filter by filter, on a broker that refused such packets by closing the
+    connection (a legal refusal that leaks nothing, but also refuses the allowed filters,
+    so the positive half cannot be judged)."""
+    mqttsec_unsupported(
+        f"{target.name} closes the connection on a SUBSCRIBE with forbidden filters, refusing "
+        "the allowed filters beside them too, so whether each filter is judged on its own "
+        f"cannot be seen ({lab.limits.closes or 'the target does not declare it'})"
+    )

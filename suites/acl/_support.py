@@ -22,7 +22,10 @@ from mqttsec.fixtures.profile import ListenerKind, SecurityProfile
 from mqttsec.fixtures.raw_client import RawClient
 from mqttsec.suites.helpers import unique
 
+from ._limits import Limits
+
 __all__ = [
+    "CLOSED",
     "LISTENER",
     "VICTIM_CLIENT_ID",
     "Actor",
@@ -30,8 +33,11 @@ __all__ = [
     "MqttClientFactory",
     "RawReader",
     "Reader",
+    "barred_from_getting",
+    "barred_from_sending",
     "find_sentinel",
     "first",
+    "gets",
     "matches",
     "narrow_readers",
     "password_users",
@@ -40,6 +46,7 @@ __all__ = [
     "prove_absent",
     "raw_reader",
     "read_until",
+    "sends",
     "sentinel_for",
     "unique",
 ]
@@ -113,36 +120,70 @@ def first(items: Iterable[str], test: Callable[[str], bool]) -> str | None:
     return next((item for item in items if test(item)), None)
 
 
+CLOSED = 0x100
+"""The code :meth:`Actor.subscribe` reports for a filter the broker refused by closing the
+connection (>= 0x80 like every refusal; no SUBACK carries it)."""
+
+
 @dataclass
 class Actor:
     """A profile user connected with a client id we chose, so that ``%c`` rules can be
-    asked about with the id the broker sees. The connection is remade on demand when the
-    broker closed it (a 3.1.1 broker may answer a forbidden PUBLISH by closing)."""
+    asked about with the id the broker sees.
+
+    A broker may answer a forbidden PUBLISH or SUBSCRIBE by closing the connection (3.1.1
+    allows it; 5.0 with DISCONNECT 0x87). That is a refusal, not an error: the next use
+    connects again with the same client id, subscribes again to the filters the broker
+    had granted, and hands out first what the closed connection had received.
+    """
 
     factory: MqttClientFactory
     profile: SecurityProfile
     user: str
     client_id: str = field(default_factory=lambda: unique("mqttsec-acl-cid"))
     options: dict[str, object] = field(default_factory=dict)
+    limits: Limits | None = None
+    refusals: int = 0
+    """Connections of this actor the broker closed (refused PUBLISH/SUBSCRIBE)."""
+    excused: set[str] = field(default_factory=set)
+    """Topics whose delivery to this actor a declared limit explains (not judged)."""
     _client: MqttClient | None = None
+    _held: list[str] = field(default_factory=list)
+    _carry: list[Received] = field(default_factory=list)
 
     @property
     def client(self) -> MqttClient:
         """The live connection (made, or remade after the broker closed it)."""
-        if self._client is None or not self._client.connected:
+        if self._client is not None and not self._client.connected:
+            self._salvage(self._client)
+            self.refusals += 1
+            self._client = None
+        if self._client is None:
             self._client = self.factory(self.user, client_id=self.client_id, **self.options)
+            if self._held:
+                codes = self._client.subscribe(*self._held)
+                assert all(c < 0x80 for c in codes), (
+                    f"{self!r} lost {self._held} when it reconnected: {codes}"
+                )
         return self._client
+
+    def _salvage(self, old: MqttClient) -> None:
+        """Keep what a closed connection received and nobody read yet."""
+        while not old.messages.empty():
+            self._carry.append(old.messages.get_nowait())
+        old.close()
 
     def attach(self, client: MqttClient) -> None:
         """Use *client*, connected elsewhere (a resumed session), as this actor's
-        connection."""
+        connection; its subscriptions are the session's."""
         self._client = client
+        self._held = []
 
     def close(self) -> None:
-        """Disconnect (the next use connects again)."""
+        """Disconnect (the next use connects again, without subscriptions)."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        self._held = []
 
     def may_publish(self, topic: str) -> bool:
         return self.profile.may_publish(self.user, topic, LISTENER, client_id=self.client_id)
@@ -150,9 +191,42 @@ class Actor:
     def may_receive(self, topic: str) -> bool:
         return self.profile.may_receive(self.user, topic, LISTENER, client_id=self.client_id)
 
+    def settled_publish(self, topic: str) -> bool:
+        """Whether the target must answer this actor's PUBLISH to *topic* as the profile
+        says (no declared limit changes the verdict)."""
+        return self.limits is None or self.limits.settled_publish(self.user, self.client_id, topic)
+
+    def settled_receive(self, topic: str) -> bool:
+        """Whether the target must deliver *topic* to this actor as the profile says."""
+        if topic in self.excused:
+            return False
+        return self.limits is None or self.limits.settled_receive(self.user, self.client_id, topic)
+
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> object:
-        """Publish with this actor's connection (remade if needed)."""
+        """Publish with this actor's connection (remade if needed).
+
+        Raises:
+            PeerClosed: the broker closed the connection instead of acknowledging.
+        """
         return self.client.publish(topic, payload, qos)
+
+    def try_publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+        """Publish a message the broker may refuse and wait for the answer; False when it
+        closed the connection (a refusal; the next use reconnects)."""
+        try:
+            self.client.publish(topic, payload, qos, retain=retain)
+        except PeerClosed:
+            return False
+        return True
+
+    def send_sentinel(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Publish an allowed message after probes the broker may have refused by closing:
+        a connection that dies under it (the close of a refusal acknowledged just before)
+        is remade once and the message sent again."""
+        try:
+            self.client.publish(topic, payload, qos, retain=retain)
+        except PeerClosed:
+            self.client.publish(topic, payload, qos, retain=retain)
 
     def publish_nowait(self, topic: str, payload: bytes, qos: int = 1) -> None:
         """Publish without waiting for the acknowledgement (a probe in a batch; the
@@ -161,10 +235,34 @@ class Actor:
         drops the message, which is no leak."""
         self.client.paho.publish(topic, payload, qos=qos)
 
-    def subscribe(self, *filters: str) -> list[int]:
-        return self.client.subscribe(*filters)
+    def try_subscribe(self, *filters: str, qos: int = 1) -> list[int] | None:
+        """One SUBSCRIBE with *filters*: the SUBACK codes, or None when the broker closed
+        the connection instead (refusing the whole packet)."""
+        try:
+            codes = self.client.subscribe(*filters, qos=qos)
+        except PeerClosed:
+            return None
+        self._held += [f for f, c in zip(filters, codes, strict=False) if c < 0x80]
+        return codes
+
+    def subscribe(self, *filters: str, qos: int = 1) -> list[int]:
+        """Subscribe to *filters*; one code per filter. When the broker refuses a packet by
+        closing the connection, each filter is sent again alone on a new connection, so
+        that every filter gets its own verdict; :data:`CLOSED` for those it refused so."""
+        codes = self.try_subscribe(*filters, qos=qos)
+        if codes is not None:
+            return codes
+        if len(filters) == 1:
+            return [CLOSED]
+        out: list[int] = []
+        for topic_filter in filters:
+            alone = self.try_subscribe(topic_filter, qos=qos)
+            out.append(CLOSED if alone is None else alone[0])
+        return out
 
     def next_message(self, timeout: float | None = None) -> Received:
+        if self._carry:
+            return self._carry.pop(0)
         return self.client.next_message(timeout)
 
     def __repr__(self) -> str:
@@ -181,7 +279,27 @@ def find_sentinel(profile: SecurityProfile, writer: Actor, reader: Actor) -> str
         candidates = probe_topics(profile, writer.client_id)
     else:
         candidates = [t for t in probe_topics(profile, _NO_ID) if _NO_ID not in t]
-    return first(candidates, lambda t: writer.may_publish(t) and reader.may_receive(t))
+    return first(candidates, lambda t: sends(writer, t) and gets(reader, t))
+
+
+def sends(writer: Actor, topic: str) -> bool:
+    """*writer* may publish *topic* and the target must let it (no declared limit)."""
+    return writer.may_publish(topic) and writer.settled_publish(topic)
+
+
+def gets(reader: Reader, topic: str) -> bool:
+    """*reader* may receive *topic* and the target must deliver it (no declared limit)."""
+    return reader.may_receive(topic) and reader.settled_receive(topic)
+
+
+def barred_from_sending(writer: Actor, topic: str) -> bool:
+    """*writer* may not publish *topic*, and the target must refuse it too."""
+    return not writer.may_publish(topic) and writer.settled_publish(topic)
+
+
+def barred_from_getting(reader: Reader, topic: str) -> bool:
+    """*reader* may not receive *topic*, and the target must not deliver it either."""
+    return not reader.may_receive(topic) and reader.settled_receive(topic)
 
 
 def sentinel_for(profile: SecurityProfile, writer: Actor, reader: Actor) -> str:
@@ -220,12 +338,9 @@ def prove_absent(
     """
     payloads = {payload: topic for topic, payload in forbidden}
     for topic, payload in forbidden:
-        try:
-            publisher.publish(topic, payload, qos)
-        except PeerClosed:
-            pass  # refusing by closing is no leak; the sentinel goes on a new connection
+        publisher.try_publish(topic, payload, qos)  # refusing by closing is no leak
     token = unique("sentinel").encode()
-    publisher.publish(sentinel_topic, token, qos)
+    publisher.send_sentinel(sentinel_topic, token, qos)
     return read_until(reader, token, payloads, timeout=timeout)
 
 
@@ -236,6 +351,8 @@ class Reader(Protocol):
     user: str
 
     def may_receive(self, topic: str) -> bool: ...
+
+    def settled_receive(self, topic: str) -> bool: ...
 
     def next_message(self, timeout: float | None = None) -> Received: ...
 
@@ -254,22 +371,31 @@ class RawReader:
     profile: SecurityProfile
     user: str
     client_id: str
+    limits: Limits | None = None
 
     def may_receive(self, topic: str) -> bool:
         return self.profile.may_receive(self.user, topic, LISTENER, client_id=self.client_id)
+
+    def settled_receive(self, topic: str) -> bool:
+        return self.limits is None or self.limits.settled_receive(self.user, self.client_id, topic)
 
     def next_message(self, timeout: float | None = None) -> Received:
         return self.raw.next_message(timeout)
 
 
-def raw_reader(factory: Callable[..., RawClient], profile: SecurityProfile, user: str) -> RawReader:
+def raw_reader(
+    factory: Callable[..., RawClient],
+    profile: SecurityProfile,
+    user: str,
+    limits: Limits | None = None,
+) -> RawReader:
     """A raw client logged in as *user* with a fresh client id."""
     raw = factory()
     client_id = unique("mqttsec-acl-raw")
     answer = raw.connect(client_id, username=user, password=profile.users[user].password)
     if int(answer.reason_code) != 0:
         raise ClientError(f"{user!r} cannot log in on a raw socket: {answer!r}")
-    return RawReader(raw, profile, user, client_id)
+    return RawReader(raw, profile, user, client_id, limits)
 
 
 def read_until(
@@ -298,7 +424,7 @@ def read_until(
             f"{forbidden.get(message.payload)!r} (delivered on {message.topic!r}), which "
             "the profile forbids it to read"
         )
-        assert reader.may_receive(message.topic), (
+        assert not barred_from_getting(reader, message.topic), (
             f"LEAK: {reader.user!r} received a message on {message.topic!r}, which the "
             f"profile forbids it to read (payload {message.payload[:60]!r})"
         )
@@ -328,7 +454,7 @@ def plan_leak(profile: SecurityProfile, writers: Iterable[Actor], reader: Actor)
     best: Leak | None = None
     for writer in writers:
         topics = probe_topics(profile, writer.client_id)
-        forbidden = tuple(t for t in topics if writer.may_publish(t) and not reader.may_receive(t))
+        forbidden = tuple(t for t in topics if sends(writer, t) and barred_from_getting(reader, t))
         sentinel = find_sentinel(profile, writer, reader)
         if forbidden and sentinel and (best is None or len(forbidden) > len(best.forbidden)):
             best = Leak(writer, forbidden, sentinel)

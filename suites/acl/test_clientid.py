@@ -17,15 +17,19 @@ import pytest
 
 from mqttsec.fixtures.clients import ClientError
 from mqttsec.fixtures.expect import expect_not_delivered
-from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.targets import RunningTarget
 
+from ._judge import Lab
 from ._support import (
     VICTIM_CLIENT_ID,
     Actor,
     MqttClientFactory,
+    barred_from_getting,
+    barred_from_sending,
     find_sentinel,
-    password_users,
+    gets,
+    sends,
     unique,
 )
 
@@ -83,7 +87,7 @@ def _patterns(profile: SecurityProfile, access: str) -> list[str]:
 
 @pytest.mark.scenario(id="ACL-CLIENTID-WILDCARD-READ", family="acl", severity="critical", spec=SPEC)
 def test_client_id_does_not_widen_read(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """For every ``%c`` read pattern, a user connects with a client id of ``+``, ``#``,
     ``+/+`` or ``<victim>/<rest of the pattern>`` and subscribes to a topic of another
@@ -93,21 +97,19 @@ def test_client_id_does_not_widen_read(
     Weakness class: placeholder injection in pattern ACLs (mosquitto CVE-2017-7650,
     NanoMQ); client ids put unescaped into a permission regex (RabbitMQ).
     """
-    users = password_users(mqtt_profile)
-    writers = [Actor(mqtt_client, mqtt_profile, u) for u in users]
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for pattern in _patterns(mqtt_profile, "read"):
         for evil in _evil_ids(pattern):
             topic = _victim_topic(pattern, evil)
-            for name in users:
-                attacker = Actor(mqtt_client, mqtt_profile, name, client_id=evil)
-                if attacker.may_receive(topic):
+            for name in lab.users:
+                attacker = lab.actor(name, client_id=evil)
+                if not barred_from_getting(attacker, topic):
                     continue
                 plans = [
                     (w, s)
-                    for w in writers
-                    if w.may_publish(topic)
-                    and (s := find_sentinel(mqtt_profile, w, attacker)) is not None
+                    for w in lab.standing.values()
+                    if sends(w, topic) and (s := find_sentinel(mqtt_profile, w, attacker))
                 ]
                 if not plans or not _connect(attacker):
                     continue
@@ -122,14 +124,14 @@ def test_client_id_does_not_widen_read(
                 checked += 1
                 break
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no observable %c read pattern")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r} has no observable %c read pattern")
 
 
 @pytest.mark.scenario(
     id="ACL-CLIENTID-WILDCARD-WRITE", family="acl", severity="critical", spec=SPEC
 )
 def test_client_id_does_not_widen_write(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """For every ``%c`` write pattern, a user with a client id of ``+``, ``#`` or ``+/+``
     publishes to another client's topic (``devices/<victim>/telemetry``); a user who may
@@ -138,21 +140,19 @@ def test_client_id_does_not_widen_write(
     Weakness class: as ACL-CLIENTID-WILDCARD-READ, on the write side: forged telemetry in
     the name of any device (mosquitto CVE-2017-7650).
     """
-    users = password_users(mqtt_profile)
-    observers = [Actor(mqtt_client, mqtt_profile, u) for u in users]
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for pattern in _patterns(mqtt_profile, "write"):
         for evil in _evil_ids(pattern):
             topic = _victim_topic(pattern, evil)
-            for name in users:
-                attacker = Actor(mqtt_client, mqtt_profile, name, client_id=evil)
-                if attacker.may_publish(topic):
+            for name in lab.users:
+                attacker = lab.actor(name, client_id=evil)
+                if not barred_from_sending(attacker, topic):
                     continue
                 plans = [
                     (o, s)
-                    for o in observers
-                    if o.may_receive(topic)
-                    and (s := find_sentinel(mqtt_profile, attacker, o)) is not None
+                    for o in lab.standing.values()
+                    if gets(o, topic) and (s := find_sentinel(mqtt_profile, attacker, o))
                 ]
                 if not plans or not _connect(attacker):
                     continue
@@ -171,4 +171,4 @@ def test_client_id_does_not_widen_write(
                 checked += 1
                 break
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no observable %c write pattern")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r} has no observable %c write pattern")

@@ -18,6 +18,7 @@ import pytest
 from mqttsec.fixtures.clients import ClientError
 from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.targets import RunningTarget
 
 from ._judge import Lab, Tally, concrete
 from ._support import LISTENER, VICTIM_CLIENT_ID, Actor, MqttClientFactory
@@ -41,7 +42,7 @@ def _patterns(lab: Lab, placeholder: str) -> list[str]:
 
 @pytest.mark.scenario(id="ACL-USERNAME-WILDCARD", family="acl", severity="critical", spec=SPEC)
 def test_wildcard_usernames_do_not_widen(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """Usernames ``#``, ``+``, ``+/+``, ``<victim>/#``, ``<victim>/x`` and the empty
     string try to log in, with a profile user's password and with none. Unless the
@@ -57,7 +58,7 @@ def test_wildcard_usernames_do_not_widen(
             f"profile {mqtt_profile.name!r} throttles logins: a dozen refused logins from "
             "127.0.0.1 would lock the other scenarios out"
         )
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     victim = lab.users[0]
     secrets = [None, mqtt_profile.users[victim].password]
     tally = Tally()
@@ -108,7 +109,9 @@ def _judge_ids(lab: Lab, attacker_ids: list[tuple[str, list[str]]]) -> Tally:
 
 
 @pytest.mark.scenario(id="ACL-CLIENTID-EMPTY", family="acl", severity="high", spec=SPEC)
-def test_empty_client_id(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+def test_empty_client_id(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
+) -> None:
     """A client connects with an empty client id (the broker assigns one, or refuses
     [MQTT-3.1.3-8]) and probes other clients' ``%c`` sub-trees: none is readable or
     writable. An empty ``%c`` must not turn ``devices/%c/commands/#`` into a filter over
@@ -118,7 +121,7 @@ def test_empty_client_id(mqtt_client: MqttClientFactory, mqtt_profile: SecurityP
     assigned id exists) producing ``devices//commands/#`` or, after collapsing ``//``,
     ``devices/commands/#``; rules evaluated with a NULL client id as "match any".
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     tally = Tally()
     for user in lab.users:
         actor = lab.actor(user, client_id="")
@@ -134,7 +137,7 @@ def test_empty_client_id(mqtt_client: MqttClientFactory, mqtt_profile: SecurityP
 
 @pytest.mark.scenario(id="ACL-CLIENTID-PLACEHOLDER", family="acl", severity="medium", spec=SPEC)
 def test_placeholder_client_ids(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """Client ids that are placeholders themselves (``%u``, ``%c``, ``%%c``, ``%u%c``):
     the literal id's sub-tree is the client's own, but the sub-tree of the client whose
@@ -143,7 +146,7 @@ def test_placeholder_client_ids(
     Weakness class: substitution applied repeatedly or in the wrong order, so a client id
     of ``%u`` is expanded again to the username and reaches ``devices/<username>/...``.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     ids = [(evil, [VICTIM_CLIENT_ID]) for evil in ("%u", "%c", "%%c", "%u%c")]
     tally = _judge_ids(lab, ids)
     for user in lab.users:  # the sub-trees a second pass would reach
@@ -171,7 +174,7 @@ def _lookalikes(victim: str) -> list[str]:
     id="ACL-CLIENTID-LOOKALIKE", family="acl", severity="high", spec=["MQTT-1.5.4-3", *SPEC]
 )
 def test_lookalike_client_ids(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """Victim client ids with accents (``café`` decomposed, NFD) and plain ASCII; the
     attacker uses a look-alike: the other normal form, upper case, full-width letters,
@@ -182,7 +185,7 @@ def test_lookalike_client_ids(
     pattern is filled in but not when the victim's tree was named, or the other way
     round, so two distinct ids share one sub-tree.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     victims = [unicodedata.normalize("NFD", "mqttsec-caf\u00e9-device"), "mqttsec-device-ace"]
     ids = [(evil, [victim]) for victim in victims for evil in _lookalikes(victim)]
     _judge_ids(lab, ids).require_both(mqtt_profile, "look-alike client ids")
@@ -190,7 +193,7 @@ def test_lookalike_client_ids(
 
 @pytest.mark.scenario(id="ACL-CLIENTID-OTHER-USERNAME", family="acl", severity="high", spec=SPEC)
 def test_client_id_named_like_another_user(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """A user connects with another user's name as its client id (alice as ``bob``):
     it gets the ``%c`` sub-tree of client ``bob`` (that is what the pattern says) but
@@ -200,7 +203,7 @@ def test_client_id_named_like_another_user(
     identity when both are present), so naming the connection after a user is logging
     in as that user as far as the ACL is concerned.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     tally = Tally()
     for user in lab.users:
         for other in lab.users:

@@ -16,6 +16,7 @@ import pytest
 from mqttsec.fixtures.clients import ClientTimeout, PeerClosed
 from mqttsec.fixtures.plugin import RawClientFactory, deviation, mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.targets import RunningTarget
 from mqttsec.reference_broker.protocol import (
     Properties,
     ProtocolVersion,
@@ -32,7 +33,16 @@ from mqttsec.reference_broker.protocol import (
 )
 
 from ._judge import Lab
-from ._support import MqttClientFactory, RawReader, probe_topics, raw_reader, read_until, unique
+from ._support import (
+    MqttClientFactory,
+    RawReader,
+    barred_from_getting,
+    barred_from_sending,
+    probe_topics,
+    raw_reader,
+    read_until,
+    unique,
+)
 from .test_escalation import leaks, substituted
 
 
@@ -54,7 +64,7 @@ def subscribe_all(reader: RawReader, packets: list[Subscribe], forbidden: dict[b
         assert payload not in forbidden, (
             f"LEAK: {reader.user!r} received {payload!r} published to {forbidden[payload]!r}"
         )
-        assert reader.may_receive(packet.topic), (
+        assert not barred_from_getting(reader, packet.topic), (
             f"LEAK: {reader.user!r} received a message on {packet.topic!r}, which the "
             "profile forbids it to read"
         )
@@ -71,6 +81,7 @@ def test_subscription_identifier_is_no_bypass(
     mqtt_client: MqttClientFactory,
     mqtt_raw_client: RawClientFactory,
     mqtt_profile: SecurityProfile,
+    mqtt_target: RunningTarget,
 ) -> None:
     """A user subscribes to forbidden filters with Subscription Identifiers (one per
     SUBSCRIBE, the largest one 268435455), then to its sentinel with another; nothing
@@ -79,10 +90,10 @@ def test_subscription_identifier_is_no_bypass(
     Weakness class: SUBSCRIBE packets with properties parsed by a second code path (the
     identifier bookkeeping) that stores the subscription without the read check.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name, leak in leaks(lab):
-        reader = raw_reader(mqtt_raw_client, mqtt_profile, name)
+        reader = raw_reader(mqtt_raw_client, mqtt_profile, name, lab.limits)
         chosen = leak.forbidden[:3]
         filters = [*chosen, *(f for t in chosen for f in substituted(t)), "#"]
         forbidden = {unique("subid").encode(): t for t in chosen}
@@ -116,6 +127,7 @@ def test_subscribe_options_are_no_bypass(
     mqtt_client: MqttClientFactory,
     mqtt_raw_client: RawClientFactory,
     mqtt_profile: SecurityProfile,
+    mqtt_target: RunningTarget,
 ) -> None:
     """Retained and live messages on topics a user may not read; it subscribes to them
     with every combination of no-local, retain-as-published and retain handling 0/1/2.
@@ -125,10 +137,10 @@ def test_subscribe_options_are_no_bypass(
     "retain-as-published" forwarding flag implemented beside the normal delivery path,
     without its read check.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name, leak in leaks(lab):
-        reader = raw_reader(mqtt_raw_client, mqtt_profile, name)
+        reader = raw_reader(mqtt_raw_client, mqtt_profile, name, lab.limits)
         chosen = leak.forbidden[:2]
         retained = {unique("opt-retained").encode(): t for t in chosen}
         try:
@@ -170,7 +182,7 @@ def _denied_plans(lab: Lab) -> list[tuple[str, str]]:
     for name in lab.users:
         for topic in probe_topics(lab.profile, unique("cid")):
             author = lab.actor(name)
-            if not author.may_publish(topic) and lab.observer_for(topic, author) is not None:
+            if barred_from_sending(author, topic) and lab.observer_for(topic, author) is not None:
                 out.append((name, topic))
                 break
     return out
@@ -194,6 +206,7 @@ def test_denied_qos1_publish(
     mqtt_client: MqttClientFactory,
     mqtt_raw_client: RawClientFactory,
     mqtt_profile: SecurityProfile,
+    mqtt_target: RunningTarget,
     mqtt_version: ProtocolVersion,
 ) -> None:
     """Each user publishes at QoS 1 to a topic it may not write, on a raw socket. The
@@ -205,7 +218,7 @@ def test_denied_qos1_publish(
     Weakness class: denied publishes that still get delivered on the QoS 1 path (the ACL
     check only on the QoS 0 fast path), or an acknowledgement flow left hanging.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name, topic in _denied_plans(lab):
         author = lab.actor(name)
@@ -225,11 +238,11 @@ def test_denied_qos1_publish(
         code = int(ack.reason_code) if isinstance(ack, Puback) else None
         _judge_ack(mqtt_version, code, closed, f"{name!r} on {topic!r}")
         token = unique("qos1-sentinel").encode()
-        author.publish(sentinel, token)
+        author.send_sentinel(sentinel, token)
         read_until(observer, token, {payload: topic})
         checked += 1
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r}: no observable forbidden topic")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r}: no observable forbidden topic")
 
 
 @pytest.mark.scenario(
@@ -242,6 +255,7 @@ def test_denied_qos2_publish(
     mqtt_client: MqttClientFactory,
     mqtt_raw_client: RawClientFactory,
     mqtt_profile: SecurityProfile,
+    mqtt_target: RunningTarget,
     mqtt_version: ProtocolVersion,
 ) -> None:
     """Each user publishes at QoS 2 to a topic it may not write. The broker answers
@@ -252,7 +266,7 @@ def test_denied_qos2_publish(
     Weakness class: QoS 2 messages authorised at PUBLISH and released unchecked at
     PUBREL (or the reverse), so the ACL sees one half of a two-step delivery.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name, topic in _denied_plans(lab):
         author = lab.actor(name)
@@ -276,8 +290,8 @@ def test_denied_qos2_publish(
             closed = True
         _judge_ack(mqtt_version, code, closed, f"{name!r} on {topic!r}")
         token = unique("qos2-sentinel").encode()
-        author.publish(sentinel, token)
+        author.send_sentinel(sentinel, token)
         read_until(observer, token, {payload: topic})
         checked += 1
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r}: no observable forbidden topic")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r}: no observable forbidden topic")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from mqttsec.fixtures.profile import AclEntry, SecurityProfile
+from mqttsec.fixtures.targets import RunningTarget
 from mqttsec.reference_broker.security.acl import Grant
 
 from ._judge import Lab, Tally, concrete
@@ -54,7 +55,9 @@ def _user_rules(lab: Lab, grant: Grant) -> list[AclEntry]:
 
 
 @pytest.mark.scenario(id="ACL-RULE-READ-ONLY", family="acl", severity="high", spec=SPEC)
-def test_read_only_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+def test_read_only_rules(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
+) -> None:
     """Topics of every ``read`` rule (``alice: sensors/#``): its user receives what is
     published there but cannot publish there itself; other users get what the profile
     grants them, no more.
@@ -62,31 +65,35 @@ def test_read_only_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityP
     Weakness classes: ``read`` treated as ``readwrite`` (one access bit checked for both
     directions), so a read-only dashboard account can inject commands.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     _probe(lab, _user_rules(lab, Grant.READ)).require_both(mqtt_profile, "read rules")
 
 
 @pytest.mark.scenario(id="ACL-RULE-WRITE-ONLY", family="acl", severity="high", spec=SPEC)
-def test_write_only_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+def test_write_only_rules(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
+) -> None:
     """Topics of every ``write`` rule (``bob: sensors/bob/#``): its user's messages are
     delivered to readers, but it never receives the topic back when it subscribes.
 
     Weakness classes: write access implying read access (a sensor account that can read
     back the whole tree it writes into), SUBSCRIBE judged with the write bit.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     _probe(lab, _user_rules(lab, Grant.WRITE)).require_both(mqtt_profile, "write rules")
 
 
 @pytest.mark.scenario(id="ACL-RULE-READWRITE", family="acl", severity="medium", spec=SPEC)
-def test_readwrite_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+def test_readwrite_rules(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
+) -> None:
     """Topics of every ``readwrite`` user rule: its user may publish and receive there;
     the users without such a rule get only what their own rules give.
 
     Weakness classes: a user's rules applied to every user (rules keyed on the wrong
     identity), ``readwrite`` parsed as one of its halves.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     _probe(lab, _user_rules(lab, Grant.READWRITE)).require_both(mqtt_profile, "readwrite rules")
 
 
@@ -102,7 +109,9 @@ def _outside_deny(rule: AclEntry, actor: Actor) -> list[str]:
 
 
 @pytest.mark.scenario(id="ACL-RULE-DENY", family="acl", severity="high", spec=SPEC)
-def test_deny_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+def test_deny_rules(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
+) -> None:
     """Topics inside every ``deny`` sub-tree (``alice: sensors/private/#`` under her
     ``sensors/#``) are neither readable nor writable by that user, while the sibling
     topics right beside the sub-tree stay as the broader rule grants.
@@ -110,7 +119,7 @@ def test_deny_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfil
     Weakness classes: deny rules ignored when a broader grant also matches (first match
     wins in the wrong order), deny applied to the whole parent tree (over-blocking).
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     rules = [r for r in lab.rules() if r.access is Grant.DENY]
     _probe(lab, rules, _outside_deny).require_both(mqtt_profile, "deny rules")
 
@@ -118,14 +127,16 @@ def test_deny_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfil
 @pytest.mark.scenario(
     id="ACL-RULE-PATTERN-USERNAME", family="acl", severity="high", spec=["MQTT-3.1.3-5", *SPEC]
 )
-def test_username_patterns(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+def test_username_patterns(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
+) -> None:
     """Every ``%u`` pattern (``users/%u/#``) made concrete for every identity: each user
     reads and writes its own sub-tree and nobody else's, in both directions.
 
     Weakness classes: ``%u`` expanded with the wrong identity or matched as a wildcard,
     pattern rules evaluated once per broker instead of per client.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     rules = [r for r in lab.rules() if r.pattern and "%u" in r.topic]
     _probe(lab, rules).require_both(mqtt_profile, "%u patterns")
 
@@ -133,7 +144,9 @@ def test_username_patterns(mqtt_client: MqttClientFactory, mqtt_profile: Securit
 @pytest.mark.scenario(
     id="ACL-RULE-PATTERN-CLIENTID", family="acl", severity="high", spec=["MQTT-3.1.3-5", *SPEC]
 )
-def test_client_id_patterns(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+def test_client_id_patterns(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
+) -> None:
     """Every ``%c`` pattern (``devices/%c/telemetry`` write, ``devices/%c/commands/#``
     read) made concrete with the probing client's own id and another client's: each
     client has exactly the access the pattern gives to its own id, none to another's.
@@ -141,7 +154,7 @@ def test_client_id_patterns(mqtt_client: MqttClientFactory, mqtt_profile: Securi
     Weakness classes: ``%c`` substituted with the username (or a stale client id after a
     reconnect), so devices share one sub-tree.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     rules = [r for r in lab.rules() if r.pattern and "%c" in r.topic and "%u" not in r.topic]
     _probe(lab, rules).require_both(mqtt_profile, "%c patterns")
 
@@ -173,7 +186,7 @@ def _extent(rule: AclEntry, actor: Actor) -> list[str]:
     spec=["MQTT-4.7.1-2", "MQTT-4.7.1-3", *SPEC],
 )
 def test_wildcard_rule_extent(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """The reach of ``#`` and ``+`` inside rules, at their edges: ``sensors/#`` covers
     ``sensors`` and ``sensors/a/b/c/d`` but not ``sensorsX/a`` or ``sensorsX``; a ``+``
@@ -184,7 +197,7 @@ def test_wildcard_rule_extent(
     grants ``sensors-admin/...``), ``+`` matching several levels, ``#`` not matching its
     parent level (over-blocking) or matching it for deny rules only.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     rules = [r for r in lab.rules() if "#" in r.topic or "+" in r.topic]
     tally = Tally()
     for user in lab.users:

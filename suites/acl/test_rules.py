@@ -13,14 +13,17 @@ import pytest
 from mqttsec.fixtures.expect import expect_not_delivered
 from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.targets import RunningTarget
 
 from ._judge import Lab, Tally
 from ._support import (
     Actor,
     MqttClientFactory,
-    find_sentinel,
-    password_users,
+    barred_from_getting,
+    barred_from_sending,
+    gets,
     probe_topics,
+    sends,
     unique,
 )
 
@@ -28,7 +31,9 @@ SPEC = ["MQTT-3.3.5-2", "MQTT-3.8.4-3", "MQTT-4.7.2-1"]
 
 
 @pytest.mark.scenario(id="ACL-PUBLISH-RULES", family="acl", severity="high", spec=SPEC)
-def test_publish_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+def test_publish_rules(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
+) -> None:
     """Every user publishes to a topic made from every rule. Where the profile grants
     write access, a user who may read it receives the message; where it does not, that
     reader never does (sentinel from the same publisher).
@@ -38,7 +43,7 @@ def test_publish_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityPro
     CVE-2018-12550). A denied PUBLISH may be acknowledged (3.1.1 has no code for it),
     refused with a reason code, or answered by closing the connection.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     tally = Tally()
     for user in lab.users:
         writer = lab.actor(user)
@@ -47,7 +52,9 @@ def test_publish_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityPro
 
 
 @pytest.mark.scenario(id="ACL-RECEIVE-RULES", family="acl", severity="high", spec=SPEC)
-def test_receive_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile) -> None:
+def test_receive_rules(
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
+) -> None:
     """Every user subscribes to a topic made from every rule, and a user who may write it
     publishes there. Where the profile grants read access the subscription is granted and
     the message delivered; where it does not, the message never arrives (the SUBACK may
@@ -57,7 +64,7 @@ def test_receive_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityPro
     sub-tree (``reports/secret/#`` under ``reports/#``) ignored, write-only users allowed to
     read their own topics back.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     tally = Tally()
     for user in lab.users:
         reader = lab.actor(user)
@@ -65,33 +72,33 @@ def test_receive_rules(mqtt_client: MqttClientFactory, mqtt_profile: SecurityPro
     tally.require_both(mqtt_profile, "receive")
 
 
-def _intruder_writes(
-    profile: SecurityProfile, actors: dict[str, Actor], intruder: Actor, topic: str
-) -> int:
+def _intruder_writes(lab: Lab, intruder: Actor, topic: str) -> int:
     """*intruder* publishes to *topic*; a user who may read it (and a sentinel from the
-    intruder) proves it never arrives. 1 if observable, else 0."""
-    for observer in actors.values():
-        if observer is intruder or not observer.may_receive(topic):
+    intruder, sent on a new connection if the broker closed the first) proves it never
+    arrives. 1 if observable, else 0."""
+    for observer in lab.standing.values():
+        if observer.user == intruder.user or not gets(observer, topic):
             continue
-        sentinel = find_sentinel(profile, intruder, observer)
+        sentinel = lab.sentinel(intruder, observer)
         if sentinel is None:
             continue
         assert observer.subscribe(topic, sentinel)[0] < 0x80
         payload = unique("intruder").encode()
-        expect_not_delivered(observer, intruder, topic, payload, sentinel_topic=sentinel)
+        expect_not_delivered(
+            observer, intruder, topic, payload, sentinel_topic=sentinel, sentinel_publisher=intruder
+        )
         return 1
     return 0
 
 
-def _intruder_reads(
-    profile: SecurityProfile, actors: dict[str, Actor], intruder: Actor, topic: str
-) -> int:
+def _intruder_reads(lab: Lab, intruder: Actor, topic: str) -> int:
     """A user who may write *topic* publishes there, then a sentinel *intruder* may read;
-    the intruder, subscribed to *topic*, never gets the first. 1 if observable, else 0."""
-    for writer in actors.values():
-        if writer is intruder or not writer.may_publish(topic):
+    the intruder, subscribed to *topic* (refused, closed or filtered), never gets the
+    first. 1 if observable, else 0."""
+    for writer in lab.standing.values():
+        if writer.user == intruder.user or not sends(writer, topic):
             continue
-        sentinel = find_sentinel(profile, writer, intruder)
+        sentinel = lab.sentinel(writer, intruder)
         if sentinel is None:
             continue
         intruder.subscribe(topic)
@@ -106,7 +113,7 @@ def _intruder_reads(
     id="ACL-PATTERN-OTHER-USER", family="acl", severity="high", spec=["MQTT-4.7.2-1"]
 )
 def test_pattern_of_another_user(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """A ``%u`` pattern gives each user their own sub-tree: user A may neither read nor
     write B's (``users/bob/...`` for alice), unless another rule grants it.
@@ -114,24 +121,24 @@ def test_pattern_of_another_user(
     Weakness classes: patterns expanded with the wrong identity or matched without
     substitution (``%u`` treated as a wildcard), so every user shares every sub-tree.
     """
-    users = password_users(mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     patterns = [r.topic for r in mqtt_profile.acl if r.pattern and "%u" in r.topic]
-    actors = {u: Actor(mqtt_client, mqtt_profile, u) for u in users}
+    actors = {u: lab.actor(u) for u in lab.users}
     checked = 0
     for pattern in patterns:
-        for owner in users:
+        for owner in lab.users:
             topic = pattern.replace("%u", owner).replace("%c", actors[owner].client_id)
             topic = topic.replace("#", unique("x")).replace("+", unique("x"))
             mine = actors[owner]
-            if not (mine.may_publish(topic) and mine.may_receive(topic)):
+            if not (sends(mine, topic) and gets(mine, topic)):
                 continue
-            for other in users:
+            for other in lab.users:
                 intruder = actors[other]
                 if other == owner:
                     continue
-                if not intruder.may_receive(topic):
-                    checked += _intruder_reads(mqtt_profile, actors, intruder, topic)
-                if not intruder.may_publish(topic):
-                    checked += _intruder_writes(mqtt_profile, actors, intruder, topic)
+                if barred_from_getting(intruder, topic):
+                    checked += _intruder_reads(lab, intruder, topic)
+                if barred_from_sending(intruder, topic):
+                    checked += _intruder_writes(lab, intruder, topic)
     if not checked:
         mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no %u pattern to probe")

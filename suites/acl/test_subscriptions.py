@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import pytest
 
-from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.targets import RunningTarget
 
-from ._judge import Lab
-from ._support import Actor, Leak, MqttClientFactory, probe_topics, prove_absent, unique
+from ._judge import Lab, closes_on_subscribe
+from ._support import (
+    Actor,
+    Leak,
+    MqttClientFactory,
+    gets,
+    probe_topics,
+    prove_absent,
+    sends,
+    unique,
+)
 from .test_escalation import leaks, substituted
 
 SPEC = ["MQTT-3.8.4-3", "MQTT-3.8.4-4", "MQTT-3.9.3-1"]
@@ -26,7 +35,7 @@ def wanted(profile: SecurityProfile, leak: Leak, reader: Actor) -> list[str]:
     return [
         t
         for t in probe_topics(profile, leak.writer.client_id)
-        if leak.writer.may_publish(t) and reader.may_receive(t) and t != leak.sentinel
+        if sends(leak.writer, t) and gets(reader, t) and t != leak.sentinel
     ]
 
 
@@ -50,7 +59,7 @@ def _deliver_and_prove(reader: Actor, leak: Leak, allowed: list[str], forbidden:
 
 @pytest.mark.scenario(id="ACL-SUBSCRIBE-UPGRADE-BROADER", family="acl", severity="high", spec=SPEC)
 def test_broader_filter_after_allowed(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """A user subscribes to topics it may read, and then, on the same session, to
     broader filters over them (the parent's ``/#``, the forbidden topic's parent ``/#``,
@@ -59,7 +68,7 @@ def test_broader_filter_after_allowed(
     Weakness class: the read verdict cached per session or per "family" of filters, so a
     broader filter added after a granted one inherits its grant.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name, leak in leaks(lab):
         reader = lab.actor(name)
@@ -68,18 +77,19 @@ def test_broader_filter_after_allowed(
             continue
         assert all(code < 0x80 for code in reader.subscribe(*allowed, leak.sentinel))
         forbidden = list(leak.forbidden[:4])
-        broader = [_parent_filter(t) for t in (*allowed, *forbidden)]
-        reader.subscribe(*dict.fromkeys(broader))
-        reader.subscribe("#")
+        broader = [*dict.fromkeys([*(_parent_filter(t) for t in (*allowed, *forbidden)), "#"])]
+        codes = reader.subscribe(*broader)
+        granted = [f for f, c in zip(broader, codes, strict=True) if c < 0x80]
+        forbidden = lab.beyond_limits(reader, granted, forbidden)
         _deliver_and_prove(reader, leak, allowed, forbidden)
         checked += 1
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no user with narrow read rights")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r} has no user with narrow read rights")
 
 
 @pytest.mark.scenario(id="ACL-SUBSCRIBE-QOS-UPGRADE", family="acl", severity="medium", spec=SPEC)
 def test_qos_upgrade_keeps_the_verdict(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """A user subscribes at QoS 0 to topics it may read and to topics it may not, then
     subscribes to the very same filters again at QoS 1 and QoS 2 (which replaces each
@@ -89,8 +99,8 @@ def test_qos_upgrade_keeps_the_verdict(
     skipping authorisation, or a refused filter stored anyway and activated by the
     upgrade.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
-    checked = 0
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
+    checked = closed = 0
     for name, leak in leaks(lab):
         reader = lab.actor(name)
         allowed = wanted(mqtt_profile, leak, reader)[:2]
@@ -98,19 +108,26 @@ def test_qos_upgrade_keeps_the_verdict(
             continue
         forbidden = list(leak.forbidden[:3])
         for qos in (0, 1, 2):
-            codes = reader.client.subscribe(*allowed, *forbidden, leak.sentinel, qos=qos)
+            codes = reader.try_subscribe(*allowed, *forbidden, leak.sentinel, qos=qos)
+            if codes is None:
+                break  # the packet refused by closing: the allowed filters in it too
             assert all(c < 0x80 for c in (*codes[: len(allowed)], codes[-1])), (
                 f"{name!r}: allowed filters refused at QoS {qos}: {codes}"
             )
-        _deliver_and_prove(reader, leak, allowed, forbidden)
-        checked += 1
+        else:
+            _deliver_and_prove(reader, leak, allowed, forbidden)
+            checked += 1
+            continue
+        closed += 1
+    if not checked and closed:
+        closes_on_subscribe(mqtt_target, lab)
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no user with narrow read rights")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r} has no user with narrow read rights")
 
 
 @pytest.mark.scenario(id="ACL-SUBSCRIBE-OVERLAP", family="acl", severity="medium", spec=SPEC)
 def test_overlapping_subscriptions(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """A user holds several overlapping subscriptions that all match a topic it may not
     read (the topic itself, ``+`` in place of each level, ``#`` after each prefix) and
@@ -120,7 +137,7 @@ def test_overlapping_subscriptions(
     Weakness class: the read check done for the first matching subscription of a client
     only (or only for the one whose QoS wins), while delivery loops over all of them.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name, leak in leaks(lab):
         reader = lab.actor(name)
@@ -128,19 +145,22 @@ def test_overlapping_subscriptions(
         if not allowed:
             continue
         forbidden = list(leak.forbidden[:2])
+        granted = []
         for topic in (*allowed, *forbidden):
             for qos, topic_filter in enumerate([topic, *substituted(topic)]):
-                reader.client.subscribe(topic_filter, qos=qos % 3)
+                if reader.subscribe(topic_filter, qos=qos % 3)[0] < 0x80:
+                    granted.append(topic_filter)
+        forbidden = lab.beyond_limits(reader, granted, forbidden)
         assert reader.subscribe(leak.sentinel)[0] < 0x80
         _deliver_and_prove(reader, leak, allowed, forbidden)
         checked += 1
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no user with narrow read rights")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r} has no user with narrow read rights")
 
 
 @pytest.mark.scenario(id="ACL-MULTI-FILTER-DENIED-MIDDLE", family="acl", severity="high", spec=SPEC)
 def test_denied_filter_in_the_middle(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """One SUBSCRIBE: allowed, forbidden, allowed, forbidden, allowed (and one with the
     forbidden filters at the end). One SUBACK code per filter, in order
@@ -150,8 +170,8 @@ def test_denied_filter_in_the_middle(
     Weakness classes: only the first filter checked (a VerneMQ auth plugin), the verdict
     of filter *i* applied to filter *i+1*, SUBACK codes out of order.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
-    checked = 0
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
+    checked = closed = 0
     for name, leak in leaks(lab):
         allowed = wanted(mqtt_profile, leak, lab.actor(name))[:3]
         if len(allowed) < 2:
@@ -164,16 +184,23 @@ def test_denied_filter_in_the_middle(
         ]
         for layout in layouts:
             reader = lab.actor(name)
-            codes = reader.subscribe(*layout)
+            codes = reader.try_subscribe(*layout)
+            if codes is None:
+                closed += 1  # the packet refused by closing: the allowed filters in it too
+                continue
             assert len(codes) == len(layout), f"{len(layout)} filters, SUBACK codes {codes}"
             for topic_filter, code in zip(layout, codes, strict=True):
                 if topic_filter in allowed:
                     assert code < 0x80, f"allowed {topic_filter!r} refused: {layout} -> {codes}"
+            granted = [f for f, c in zip(layout, codes, strict=True) if c < 0x80]
             assert reader.subscribe(leak.sentinel)[0] < 0x80
-            _deliver_and_prove(reader, leak, allowed, forbidden)
+            kept = lab.beyond_limits(reader, granted, forbidden)
+            _deliver_and_prove(reader, leak, allowed, kept)
             checked += 1
+    if not checked and closed:
+        closes_on_subscribe(mqtt_target, lab)
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r}: no user with two readable topics")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r}: no user with two readable topics")
 
 
 @pytest.mark.scenario(
@@ -183,7 +210,7 @@ def test_denied_filter_in_the_middle(
     spec=["MQTT-3.10.4-5", "MQTT-3.10.4-4"],
 )
 def test_unsubscribe_of_unknown_filters(
-    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile
+    mqtt_client: MqttClientFactory, mqtt_profile: SecurityProfile, mqtt_target: RunningTarget
 ) -> None:
     """A user unsubscribes from filters it never held: topics it may not read, ``#``,
     ``$SYS/#``, a shared filter. The broker answers and keeps the session as it was: the
@@ -193,7 +220,7 @@ def test_unsubscribe_of_unknown_filters(
     subscription table (removing someone else's entry, or an ACL cache entry that held a
     deny), or crashes the session handler.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name, leak in leaks(lab):
         reader = lab.actor(name)
@@ -202,9 +229,10 @@ def test_unsubscribe_of_unknown_filters(
         forbidden = list(leak.forbidden[:3])
         never = [*forbidden, "#", "$SYS/#", f"$share/{unique('g')}/#", unique("never")]
         reader.client.paho.unsubscribe(never)
-        reader.subscribe(*forbidden)  # refused or filtered; the SUBACK orders the UNSUBSCRIBE
+        assert reader.subscribe(leak.sentinel)[0] < 0x80  # its SUBACK orders the UNSUBSCRIBE
+        assert not reader.refusals, "the broker closed the session after the UNSUBSCRIBE"
+        reader.subscribe(*forbidden)  # refused, closed, or granted and filtered
         _deliver_and_prove(reader, leak, allowed, forbidden)
-        assert reader.client.connected, "the broker closed the session after the UNSUBSCRIBE"
         checked += 1
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r} has no user with narrow read rights")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r} has no user with narrow read rights")

@@ -17,13 +17,25 @@ from __future__ import annotations
 import pytest
 
 from mqttsec.fixtures.clients import ClientTimeout, PeerClosed
-from mqttsec.fixtures.plugin import RawClientFactory, mqttsec_unsupported
+from mqttsec.fixtures.plugin import RawClientFactory, deviation
 from mqttsec.fixtures.profile import SecurityProfile
+from mqttsec.fixtures.targets import RunningTarget
 from mqttsec.reference_broker.protocol import Connack, Disconnect, ProtocolVersion
+from mqttsec.reference_broker.protocol.errors import MalformedPacket
 from mqttsec.suites.helpers import connect_bytes
 
 from ._judge import Lab
-from ._support import Actor, MqttClientFactory, probe_topics, read_until, unique
+from ._support import (
+    Actor,
+    MqttClientFactory,
+    barred_from_getting,
+    barred_from_sending,
+    gets,
+    probe_topics,
+    read_until,
+    sends,
+    unique,
+)
 
 SPEC = ["MQTT-3.1.2-8", "MQTT-3.3.5-2"]
 
@@ -56,6 +68,9 @@ def will_and_drop(
     )
     try:
         accepted = int(first.expect(Connack).reason_code) == 0
+    except MalformedPacket as exc:  # a refusal, though with a code the version lacks
+        deviation(f"the CONNECT with a will was refused with an invalid CONNACK: {exc}")
+        accepted = False
     except (PeerClosed, ClientTimeout):
         accepted = False
     first.close()
@@ -78,6 +93,7 @@ def test_will_to_reserved_topics(
     mqtt_client: MqttClientFactory,
     mqtt_raw_client: RawClientFactory,
     mqtt_profile: SecurityProfile,
+    mqtt_target: RunningTarget,
     mqtt_version: ProtocolVersion,
 ) -> None:
     """Users who may not write there set wills on ``$SYS/...`` and on
@@ -89,7 +105,7 @@ def test_will_to_reserved_topics(
     check (KNOWN-WEAKNESSES: wills to ``$CONTROL/``), which turns a will into a forged
     broker statistic or an administrative command sent in the broker's name.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name in lab.users:
         author = lab.actor(name)
@@ -116,11 +132,11 @@ def test_will_to_reserved_topics(
                 mqtt_raw_client, mqtt_profile, mqtt_version, author, topic.encode(), payload
             )
         token = unique("will-sentinel").encode()
-        writer.publish(sentinel, token)
+        writer.send_sentinel(sentinel, token)
         read_until(observer, token, wills)
         checked += 1
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r}: no observable reserved will")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r}: no observable reserved will")
 
 
 @pytest.mark.scenario(id="ACL-WILL-READER-ACL", family="acl", severity="high", spec=SPEC)
@@ -128,6 +144,7 @@ def test_will_respects_readers(
     mqtt_client: MqttClientFactory,
     mqtt_raw_client: RawClientFactory,
     mqtt_profile: SecurityProfile,
+    mqtt_target: RunningTarget,
     mqtt_version: ProtocolVersion,
 ) -> None:
     """A user sets a will on a topic it may write and drops the connection. A user who
@@ -138,18 +155,18 @@ def test_will_respects_readers(
     check (they are "the broker's" messages), so any ``#`` subscriber reads every
     device's will.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name in lab.users:
         author = lab.actor(name)
         for topic in probe_topics(mqtt_profile, author.client_id):
-            if not author.may_publish(topic):
+            if not sends(author, topic):
                 continue
-            readers = [o for o in lab.standing.values() if o.user != name and o.may_receive(topic)]
+            readers = [o for o in lab.standing.values() if o.user != name and gets(o, topic)]
             blind = [
                 (w, o, s)
                 for o in lab.standing.values()
-                if o.user != name and not o.may_receive(topic)
+                if o.user != name and barred_from_getting(o, topic)
                 for w in lab.standing.values()
                 if (s := lab.sentinel(w, o))
             ]
@@ -171,11 +188,11 @@ def test_will_respects_readers(
         while got.payload != payload:
             got = reader.next_message()
         token = unique("will-sentinel").encode()
-        writer.publish(sentinel, token)
+        writer.send_sentinel(sentinel, token)
         read_until(outsider, token, {payload: topic})
         checked += 1
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r}: no reader/non-reader pair for a will")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r}: no reader/non-reader pair for a will")
 
 
 @pytest.mark.scenario(
@@ -188,6 +205,7 @@ def test_retained_will_needs_write_access(
     mqtt_client: MqttClientFactory,
     mqtt_raw_client: RawClientFactory,
     mqtt_profile: SecurityProfile,
+    mqtt_target: RunningTarget,
     mqtt_version: ProtocolVersion,
 ) -> None:
     """A user sets a *retained* will on a topic it may not write and drops the
@@ -197,20 +215,20 @@ def test_retained_will_needs_write_access(
     Weakness class: wills skip the write ACL (mochi-mqtt #503), and a retained will makes
     the forgery permanent: every future subscriber receives it.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name in lab.users:
         author = lab.actor(name)
         plan = None
         for topic in probe_topics(mqtt_profile, author.client_id):
-            if author.may_publish(topic):
+            if not barred_from_sending(author, topic):
                 continue
             plans = [
                 (w, o, s)
                 for o in lab.standing.values()
-                if o.may_receive(topic)
+                if gets(o, topic)
                 for w in lab.standing.values()
-                if w.may_publish(topic) and (s := lab.sentinel(w, o))
+                if sends(w, topic) and (s := lab.sentinel(w, o))
             ]
             if plans:
                 plan = (topic, *plans[0])
@@ -232,7 +250,7 @@ def test_retained_will_needs_write_access(
                 retain=True,
             )
             token = unique("will-sentinel").encode()
-            writer.publish(sentinel, token)
+            writer.send_sentinel(sentinel, token)
             read_until(observer, token, {payload: topic})
             late = lab.actor(observer.user)
             stored = unique("will-store-sentinel").encode()
@@ -245,7 +263,7 @@ def test_retained_will_needs_write_access(
             writer.client.publish(sentinel, b"", retain=True)
         checked += 1
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r}: no observable forbidden will")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r}: no observable forbidden will")
 
 
 @pytest.mark.scenario(
@@ -258,6 +276,7 @@ def test_will_topic_with_wildcards(
     mqtt_client: MqttClientFactory,
     mqtt_raw_client: RawClientFactory,
     mqtt_profile: SecurityProfile,
+    mqtt_target: RunningTarget,
     mqtt_version: ProtocolVersion,
 ) -> None:
     """Wills whose topic is a filter (``<writable prefix>/#``, ``+/<...>``, ``#``): a
@@ -268,18 +287,18 @@ def test_will_topic_with_wildcards(
     matched against subscriptions as if it were a filter (one will to every device) or
     authorised as a filter the author may write into.
     """
-    lab = Lab(mqtt_client, mqtt_profile)
+    lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name in lab.users:
         author = lab.actor(name)
         topics = probe_topics(mqtt_profile, author.client_id)
-        mine = next((t for t in topics if author.may_publish(t)), None)
+        mine = next((t for t in topics if sends(author, t)), None)
         if mine is None:
             continue
         plans = [
             (w, o, s)
             for o in lab.standing.values()
-            if o.may_receive(mine)
+            if gets(o, mine)
             for w in lab.standing.values()
             if (s := lab.sentinel(w, o))
         ]
@@ -298,8 +317,8 @@ def test_will_topic_with_wildcards(
                 mqtt_raw_client, mqtt_profile, mqtt_version, author, will_topic.encode(), payload
             )
         token = unique("will-sentinel").encode()
-        writer.publish(sentinel, token)
+        writer.send_sentinel(sentinel, token)
         read_until(observer, token, wills)
         checked += 1
     if not checked:
-        mqttsec_unsupported(f"profile {mqtt_profile.name!r}: no observable will topic")
+        lab.nothing_checked(f"profile {mqtt_profile.name!r}: no observable will topic")

@@ -92,7 +92,8 @@ class TestRabbitMQ(TargetContract):
 
 def test_topic_regex() -> None:
     assert topic_regex("sensors/#") == "sensors(\\..*)?"
-    assert topic_regex("#") == ".*"
+    assert topic_regex("#") == "(?!\\$).*"  # no '$' topics [MQTT-4.7.2-1]
+    assert topic_regex("+/x") == "(?!\\$)[^.]*\\.x"
     assert topic_regex("a/+/c") == "a\\.[^.]*\\.c"
     assert topic_regex("users/%u/#") == "users\\.{username}(\\..*)?"
 
