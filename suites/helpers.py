@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from mqttsec.fixtures.clients import Received
-from mqttsec.fixtures.expect import SentinelLost, Subscriber
+from mqttsec.fixtures.clients import ClientError, Received
+from mqttsec.fixtures.expect import Publisher, SentinelLost, Subscriber
 from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.fixtures.raw_client import RawClient
@@ -24,6 +24,7 @@ __all__ = [
     "PROBE_CLIENT_ID",
     "answer_bytes",
     "connect_bytes",
+    "delivers_fresh",
     "password_users",
     "publish_bytes",
     "read_until_sentinel",
@@ -172,3 +173,36 @@ def read_until_sentinel(
         if message.payload == token:
             return
         seen.append(message)
+
+
+def delivers_fresh(
+    client: RawClient, writer: Publisher, topic: str, forbidden: bytes | None = None
+) -> bool:
+    """Whether *client* still receives anything: it subscribes to *topic* itself, *writer*
+    publishes a fresh sentinel there, and every message up to it is read (none may carry
+    *forbidden*).
+
+    For a sentinel lost on a resumed session: if this one arrives, the connection works, so
+    the first was lost because the session held no subscription for it (nothing was
+    inherited); if it does not, the broker delivers nothing on this connection at all.
+
+    Raises:
+        AssertionError: *forbidden* arrived after all (``LEAK``).
+    """
+    try:
+        granted = client.subscribe(topic).reason_codes[0]
+    except (TimeoutError, ClientError):
+        return False
+    if int(granted) >= 0x80:
+        return False
+    token = unique("mqttsec-fresh-sentinel").encode()
+    writer.publish(topic, token, qos=1)
+    while True:
+        try:
+            message = client.next_message()
+        except (TimeoutError, ClientError):
+            return False
+        leaked = forbidden is not None and message.payload == forbidden
+        assert not leaked, f"LEAK: {forbidden!r} arrived on {message.topic!r}"
+        if message.payload == token:
+            return True

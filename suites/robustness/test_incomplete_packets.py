@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from mqttsec.fixtures.clients import PeerClosed
+from mqttsec.fixtures.clients import ClientError, PeerClosed
 from mqttsec.fixtures.plugin import RawClientFactory
 from mqttsec.fixtures.profile import SecurityProfile
-from mqttsec.reference_broker.protocol import PropertyId, ProtocolVersion
+from mqttsec.fixtures.targets import Capability, RunningTarget
+from mqttsec.reference_broker.protocol import PropertyId, ProtocolError, ProtocolVersion
 from mqttsec.suites.helpers import unique
 
 from ._support import (
@@ -61,13 +62,22 @@ def test_truncated_publish_not_forwarded(
     probe.check("while another client's packet is half-sent")
 
 
-def _announced_limit(raw: RawClientFactory, profile: SecurityProfile, user: str) -> int | None:
+def _announced_limit(
+    raw: RawClientFactory, profile: SecurityProfile, target: RunningTarget, user: str
+) -> int | None:
     """The Maximum Packet Size the broker announces in a 5.0 CONNACK on the same listener
-    (a broker enforces one limit whatever the version); None when it announces none."""
+    (a broker enforces one limit whatever the version); None when it announces none, or
+    does not speak 5.0 at all (it then refuses or drops the 5.0 CONNECT)."""
+    if Capability.MQTT5 not in target.capabilities:
+        return None
     client = raw(version=ProtocolVersion.V5)
     password = profile.users[user].password
-    answer = client.connect(unique("mqttsec-rob"), username=user, password=password)
-    client.close()
+    try:
+        answer = client.connect(unique("mqttsec-rob"), username=user, password=password)
+    except (ClientError, ProtocolError):
+        return None
+    finally:
+        client.close()
     limit = answer.properties.get(PropertyId.MAXIMUM_PACKET_SIZE)
     return limit if int(answer.reason_code) == 0 and isinstance(limit, int) else None
 
@@ -89,6 +99,7 @@ _MAX_ATTEMPT = 32 * 1024 * 1024
     spec=["MQTT-3.1.2-24", "MQTT-3.2.2-15", "MQTT-1.5.5-1"],
 )
 def test_packet_larger_than_the_limit(
+    mqtt_target: RunningTarget,
     mqtt_client: MqttClientFactory,
     mqtt_raw_client: RawClientFactory,
     mqtt_profile: SecurityProfile,
@@ -103,7 +114,7 @@ def test_packet_larger_than_the_limit(
     RabbitMQ CVE-2021-22116 / VerneMQ / EMQX DoS class).
     """
     probe = open_probe(mqtt_client, mqtt_profile)
-    limit = _announced_limit(mqtt_raw_client, mqtt_profile, probe.user)
+    limit = _announced_limit(mqtt_raw_client, mqtt_profile, mqtt_target, probe.user)
     raw = attacker(mqtt_raw_client, mqtt_profile, probe.user)
     marker = unique("oversize").encode()
     if limit is None or limit > _MAX_ATTEMPT:

@@ -16,11 +16,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from mqttsec.fixtures.clients import PeerClosed
-from mqttsec.fixtures.plugin import RawClientFactory, mqttsec_unsupported
+from mqttsec.fixtures.clients import ClientTimeout, PeerClosed
+from mqttsec.fixtures.plugin import RawClientFactory, deviation, mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.reference_broker.protocol import (
     PropertyId,
+    ProtocolError,
     ProtocolVersion,
     QoS,
     Suback,
@@ -162,6 +163,10 @@ def test_a_subscriber_that_never_reads(
     probe.check("while a subscriber does not read 16 MB sent to it")
 
 
+_MANY_FILTERS_WAIT = 30.0
+"""How long a broker may take to answer 2,000 filters (RabbitMQ binds each one)."""
+
+
 @pytest.mark.scenario(
     id="ROB-SUBSCRIBE-MANY-FILTERS",
     family="robustness",
@@ -186,7 +191,16 @@ def test_one_subscribe_with_thousands_of_filters(
     filters = tuple(Subscription(f"{probe.stem}f{i}/+", QoS(1)) for i in range(2000))
     with contextlib.suppress(PeerClosed):
         raw.send(Subscribe(1, filters))
-    answer = raw.recv_or_closed()
+    # The property: everyone else is served while the broker works through the filters.
+    probe.check("while a SUBSCRIBE with 2,000 filters is handled")
+    try:
+        answer = raw.recv_or_closed(timeout=_MANY_FILTERS_WAIT)
+    except ClientTimeout:
+        deviation(
+            f"a SUBSCRIBE with 2,000 filters: neither a SUBACK nor a close within "
+            f"{_MANY_FILTERS_WAIT:.0f}s (the probe was served meanwhile)"
+        )
+        return
     probe.check("after a SUBSCRIBE with 2,000 filters")
     if isinstance(answer, Suback):
         assert len(answer.reason_codes) == len(filters), (
@@ -219,7 +233,14 @@ def test_ten_thousand_topic_levels(
     deep_topic = probe.stem + "a/" * 10_000 + "end"
     with contextlib.suppress(PeerClosed):
         raw.send(Subscribe(1, (Subscription(deep_filter, QoS(0)),)))
-        raw.recv_or_closed()
+        try:
+            raw.recv_or_closed()
+        except ProtocolError as exc:
+            # Accepted or refused is up to the broker, but in a packet of this version.
+            deviation(f"answered a 10,000-level SUBSCRIBE with a malformed packet: {exc}")
+        except ClientTimeout:
+            # The property is that others are still served (checked below), not the SUBACK.
+            deviation("no SUBACK for a 10,000-level SUBSCRIBE within the client timeout")
         raw.send_bytes(publish_bytes(mqtt_version, deep_topic.encode(), b"deep"))
     probe.check("after a 10,000-level subscription and publish")
 

@@ -32,6 +32,8 @@ __all__ = [
     "endpoint",
     "good_certificates",
     "handshake",
+    "identity_missing",
+    "login_listeners",
     "mtls_attempt",
     "mtls_listeners",
     "offerable",
@@ -248,19 +250,52 @@ def require_mtls_refused(
     """On every mTLS listener, a login presenting each of the PKI leaf *certificates* (None:
     no certificate) is not let in: any refusal passes, a CONNACK 0x00 fails."""
     for listener in mtls_listeners(profile, target):
+        no_identity = identity_missing(profile, target, listener)
         for certificate in certificates:
             code, _ = mtls_attempt(target, profile, pki, listener, version, certificate)
             what = f"certificate {certificate!r}" if certificate else "no client certificate"
             assert code != 0, f"ACCEPTED on {listener!r} with {what} (CONNACK 0x00)"
+            if no_identity is not None and code is not None:
+                # Refused at CONNACK, as every certificate login is here: that proves
+                # nothing about the certificate (a TLS-level refusal still would).
+                mqttsec_unsupported(f"{no_identity}; {what} got CONNACK {code}")
 
 
 # ---------------------------------------------------------------------- raw TLS logins
 
 
-def credentials(profile: SecurityProfile, listener: str) -> tuple[str | None, str | None]:
+def identity_missing(profile: SecurityProfile, target: RunningTarget, listener: str) -> str | None:
+    """Why no legitimate client can log in on *listener*: it takes the certificate's CN as
+    the username and *target* cannot (a certificate without username is then refused for
+    that, not for what a scenario probes); None when it can, or the listener uses passwords."""
+    if not profile.listener(listener).identity_as_username:
+        return None
+    if Capability.IDENTITY_AS_USERNAME not in target.capabilities:
+        return f"{target.name} cannot take the certificate as identity"
+    why = target.unsupported.get(f"identity-as-username:{listener}")
+    return f"{target.name}: {why}" if why is not None else None
+
+
+def login_listeners(profile: SecurityProfile, target: RunningTarget) -> list[str]:
+    """The TLS listeners (:func:`tls_listeners`) a legitimate client can log in on;
+    unsupported if there is none."""
+    names = tls_listeners(profile, target)
+    usable = [n for n in names if identity_missing(profile, target, n) is None]
+    if not usable:
+        mqttsec_unsupported(str(identity_missing(profile, target, names[0])))
+    return usable
+
+
+def credentials(
+    profile: SecurityProfile, listener: str, target: RunningTarget
+) -> tuple[str | None, str | None]:
     """What a legitimate client sends in CONNECT on *listener*: nothing where the
-    certificate is the identity, else the first password user allowed there."""
+    certificate is the identity, else the first password user allowed there. Unsupported
+    where the certificate is the identity but *target* cannot take it as one."""
     if profile.listener(listener).identity_as_username:
+        why = identity_missing(profile, target, listener)
+        if why is not None:
+            mqttsec_unsupported(why)
         return None, None
     users = sorted(u for u in profile.users if profile.may_connect(u, listener))
     if not users:

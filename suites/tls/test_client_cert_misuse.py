@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from mqttsec.fixtures.pki import PkiFiles
+from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.fixtures.targets import RunningTarget
 from mqttsec.reference_broker.protocol import ProtocolVersion
@@ -21,6 +22,7 @@ from ._support import (
     credentials,
     endpoint,
     good_certificates,
+    identity_missing,
     mtls_attempt,
     mtls_listeners,
     probe_context,
@@ -52,7 +54,7 @@ def test_weak_client_key_refused(
         context = probe_context(trust=cafile(mqtt_target, mqtt_pki))
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
         context.load_cert_chain(str(pair.certfile), str(pair.keyfile))
-        username, password = credentials(mqtt_profile, listener)
+        username, password = credentials(mqtt_profile, listener, mqtt_target)
         where = endpoint(mqtt_target, listener)
         code, _, _ = raw_login(where, context, mqtt_version, username, password)
         assert code != 0, f"ACCEPTED on {listener!r} with an RSA-1024 client certificate"
@@ -119,6 +121,8 @@ def test_client_chain_validated(
     """
     good = good_certificates(mqtt_profile)
     for listener in mtls_listeners(mqtt_profile, mqtt_target):
+        if (why := identity_missing(mqtt_profile, mqtt_target, listener)) is not None:
+            mqttsec_unsupported(why)
         code, refusal = mtls_attempt(
             mqtt_target, mqtt_profile, mqtt_pki, listener, mqtt_version, f"client-{good[0].name}"
         )

@@ -22,6 +22,7 @@ from ._support import (
     endpoint,
     good_certificates,
     handshake,
+    login_listeners,
     mtls_listeners,
     present_certificate,
     probe_context,
@@ -111,8 +112,8 @@ def test_alpn_not_required(
     clients send no ALPN; locking them out pushes deployments back to plain MQTT.
     """
     trust = cafile(mqtt_target, mqtt_pki)
-    for listener in tls_listeners(mqtt_profile, mqtt_target):
-        username, password = credentials(mqtt_profile, listener)
+    for listener in login_listeners(mqtt_profile, mqtt_target):
+        username, password = credentials(mqtt_profile, listener, mqtt_target)
         for offer in ([], ["mqtt"]):
             context = present_certificate(probe_context(trust=trust), mqtt_profile, mqtt_pki,
                                           listener)  # fmt: skip
@@ -155,7 +156,7 @@ def test_resumed_session_needs_a_certificate(
     trust = cafile(mqtt_target, mqtt_pki)
     tried = 0
     for donor in donors:
-        user, password = credentials(mqtt_profile, donor)
+        user, password = credentials(mqtt_profile, donor, mqtt_target)
         for listener in mtls:
             shared = set(mqtt_profile.listener(donor).tls_versions)
             shared &= set(mqtt_profile.listener(listener).tls_versions)
@@ -187,6 +188,6 @@ def _resume(
     context: ssl.SSLContext,
     session: ssl.SSLSession | None,
 ) -> tuple[int | None, bool, str]:
-    username, password = credentials(profile, listener)
+    username, password = credentials(profile, listener, target)
     return raw_login(endpoint(target, listener), context, version, username, password,
                      session=session)  # fmt: skip

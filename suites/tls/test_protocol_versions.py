@@ -57,9 +57,10 @@ def test_tls_port_is_not_a_plain_listener(
         assert (where.host, where.port) not in plain, (
             f"{listener!r} shares {where.host}:{where.port} with a plain listener"
         )
-        username, password = credentials(mqtt_profile, listener)
-        if username is None:  # a certificate listener: log in as a password user would
-            username, password = credentials(mqtt_profile, _any_password_listener(mqtt_profile))
+        source = listener
+        if mqtt_profile.listener(listener).identity_as_username:
+            source = _any_password_listener(mqtt_profile)  # log in as a password user would
+        username, password = credentials(mqtt_profile, source, mqtt_target)
         with socket.create_connection((where.host, where.port), timeout=5) as sock:
             sock.sendall(connect_bytes(mqtt_version, username=username, password=password))
             answer = read_answer(sock)
