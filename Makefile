@@ -1,7 +1,7 @@
 # Shorthands for the commands in README.md; each target is one documented command.
 PYTHON ?= python3
 
-.PHONY: setup brokers test test-fast smoke broker bench lint format typecheck check
+.PHONY: setup brokers test test-fast run smoke broker bench lint format typecheck check
 
 setup:          ## install mosquitto, amqtt (.venv-amqtt) and mqttsec (editable, dev extras)
 	bash scripts/setup.sh
@@ -14,6 +14,9 @@ test:           ## every test CI runs: unit, broker, interop (mosquitto, amqtt),
 
 test-fast:      ## the quick inner loop: no slow or fuzz tests
 	$(PYTHON) -m pytest -n 2 -m "not slow and not fuzz"
+
+run:            ## the scenario catalogue against the reference broker; reports in mqttsec-report/
+	$(PYTHON) -m mqttsec run --report-dir mqttsec-report
 
 smoke:          ## smoke-check the reference broker with paho-mqtt; writes mqttsec-report/results.json
 	$(PYTHON) -m mqttsec smoke --report-dir mqttsec-report

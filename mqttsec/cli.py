@@ -78,7 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    sub.add_parser(
+        "report", help="render a results.json as Markdown, HTML or JUnit XML", add_help=False
+    )
+
+    sub.add_parser(
+        "run",
+        help="run the security scenarios against targets; results.json and reports",
+        add_help=False,
+    )
+    sub.add_parser(
+        "compare",
+        help="run every scenario on several targets; one scenario x target matrix",
+        add_help=False,
+    )
+
+    sub.add_parser("audit", help="black-box security posture check of a broker URL", add_help=False)
     sub.add_parser("version", help="print the mqttsec, Python and paho-mqtt versions")
+
+    sub.add_parser("fuzz", help="fuzz a broker target with malformed MQTT input", add_help=False)
+    sub.add_parser("replay", help="replay a fuzz reproducer against a target", add_help=False)
 
     smoke = sub.add_parser(
         "smoke",
@@ -113,6 +132,12 @@ _DELEGATED = {
     "passwd": "mqttsec.reference_broker.security.passwd_tool",  # mosquitto_passwd's interface
     "pki": "mqttsec.fixtures.pki",
     "targets": "mqttsec.fixtures.targets.listing",
+    "fuzz": "mqttsec.fuzz.cli",
+    "replay": "mqttsec.fuzz.replay",
+    "audit": "mqttsec.audit.command",
+    "run": "mqttsec.run_command",
+    "compare": "mqttsec.compare_command",
+    "report": "mqttsec.report_command",
 }
 """Subcommands whose module parses its own arguments (its ``main(argv) -> int``)."""
 

@@ -3,6 +3,7 @@
 #
 # Idempotent: every step checks first and does nothing when already done. Installs
 #   - mosquitto and mosquitto-clients from Debian (the comparison broker and CLI clients),
+#   - chromium from Debian (the headless browser that checks the HTML report, tests marked browser),
 #   - mqttsec itself, editable, with its dev/test extras ('.[dev]'),
 #   - amqtt into its own virtual environment .venv-amqtt/ (amqtt pins dependencies, e.g.
 #     websockets==15.0.1, that must not constrain ours); its executables are then
@@ -20,7 +21,7 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # 1. Debian packages, only those missing.
 missing=()
-for pkg in mosquitto mosquitto-clients; do
+for pkg in mosquitto mosquitto-clients chromium; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$pkg")
     fi
@@ -35,7 +36,7 @@ if ((${#missing[@]})); then
     $SUDO apt-get update
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 else
-    say "mosquitto and mosquitto-clients already installed"
+    say "mosquitto, mosquitto-clients and chromium already installed"
 fi
 
 # 2. mqttsec, editable, with the test and dev tools.

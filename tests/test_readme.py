@@ -22,9 +22,10 @@ def test_readme_opens_with_two_commands_that_ci_runs() -> None:
     setup_and_smoke, setup_and_test = _commands(first.group(1))
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     for command in (setup_and_smoke, setup_and_test):
-        setup, _, job = command.partition(" && ")
+        setup, *steps = command.split(" && ")
         assert setup == "bash scripts/setup.sh"
-        assert job.replace("python3", '"$PYTHON"') in ci, f"{job!r} not run by .ci/run"
+        for step in steps:
+            assert step.replace("python3", '"$PYTHON"') in ci, f"{step!r} not run by .ci/run"
 
 
 def test_readme_broker_toml_example_loads(tmp_path: Path) -> None:
@@ -36,3 +37,26 @@ def test_readme_broker_toml_example_loads(tmp_path: Path) -> None:
     defaults = BrokerConfig()
     for key in tomllib.loads(example.group(1)):
         assert getattr(loaded, key) == getattr(defaults, key), f"{key}: README shows no default"
+
+
+def test_readme_main_job_runs_the_suite_and_its_synopsis_matches_the_parser() -> None:
+    """The main command is the catalogue against the reference broker, and every option the
+    README's synopsis of ``mqttsec run`` / ``compare`` shows exists."""
+    from mqttsec import compare_command, run_command
+
+    first = re.search(r"```sh\n(.*?)```", README, re.DOTALL)
+    assert first is not None
+    main_job = _commands(first.group(1))[0].partition(" && ")[2]
+    assert main_job == "python3 -m mqttsec run --report-dir mqttsec-report"
+    for name, module in (("run", run_command), ("compare", compare_command)):
+        synopsis = re.search(rf"^mqttsec {name} (.*?)\n {{8}}\S", README, re.DOTALL | re.MULTILINE)
+        assert synopsis is not None, f"no `mqttsec {name}` in the command line section"
+        options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*|-k)\b", synopsis.group(1)))
+        assert options, synopsis.group(1)
+        parser = module._build_parser()
+        accepted = {o for action in parser._actions for o in action.option_strings}
+        accepted -= {"-h", "--help"}
+        assert options <= accepted, f"mqttsec {name}: README shows {options - accepted}"
+        assert {o for o in accepted if o.startswith("--") or o == "-k"} <= options, (
+            f"mqttsec {name}: the README's synopsis lacks {accepted - options}"
+        )
