@@ -44,6 +44,15 @@ def acl_rows(
     try:
         for version in (ProtocolVersion.V311, ProtocolVersion.V5):
             name = "5.0" if version is ProtocolVersion.V5 else "3.1.1"
+            if version not in target.versions:
+                rows.append(
+                    ScenarioResult(
+                        SCENARIO, "fuzz", "critical", target.spec, name, Outcome.UNSUPPORTED,
+                        (), f"{target.spec} does not speak MQTT {name}", 0.0,
+                        f"mqttsec fuzz --target {target.spec} --seed {seed_value}",
+                    )
+                )  # fmt: skip
+                continue
             base = acl_machine(
                 endpoint, target.profile, endpoint.listener,
                 (login.username or "", login.password or ""), version,

@@ -22,7 +22,7 @@ from mqttsec.reports.results import (
 )
 
 from .acl_run import acl_rows
-from .runner import ANSWERS, SURVIVES, FuzzStats, Progress, fuzz_malformed
+from .runner import ANSWERS, SURVIVES, FuzzStats, Progress, fuzz_malformed, version_name
 from .session import FuzzTarget
 
 __all__ = ["build_parser", "main", "result_rows"]
@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--answer-timeout",
         type=float,
-        default=0.5,
-        help="seconds to wait for the broker to close or answer each example (default 0.5)",
+        default=2.0,
+        help="seconds an example's connection may stay neither closed nor answered before it "
+        "counts as held open (default 2; other examples go on meanwhile)",
     )
     parser.add_argument(
         "--acl-examples",
@@ -61,15 +62,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=20,
         help="runs of the multi-client ACL state machine per MQTT version (default 20; 0: none)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=64,
+        help="examples in flight at once per hypothesis test case; the broker's survival is "
+        "checked after each batch (default 64; 1: one example at a time)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (default: a status line on a terminal, a line every 10 s otherwise)",
+    )
     return parser
 
 
-def result_rows(stats: FuzzStats, target: str, seed_value: int) -> list[ScenarioResult]:
-    """One FUZZ-MALFORMED-SURVIVES and one FUZZ-MALFORMED-ANSWER row per MQTT version."""
+def result_rows(
+    stats: FuzzStats, target: str, seed_value: int, versions: Sequence[str] = ("3.1.1", "5.0")
+) -> list[ScenarioResult]:
+    """One FUZZ-MALFORMED-SURVIVES and one FUZZ-MALFORMED-ANSWER row per MQTT version
+    (``unsupported`` for a version not in *versions*, the ones the target speaks)."""
     rows: list[ScenarioResult] = []
     per_example = stats.seconds / max(stats.total, 1)
     for version in ("3.1.1", "5.0"):
+        if version not in versions:
+            rows += [unsupported(s, target, version, seed_value) for s in (SURVIVES, ANSWERS)]
+            continue
         done = stats.examples[version]
         fails = [f for f in stats.failures if f.case.version.name == _vname(version)]
         held = [f for f in stats.findings.values() if f.outcome == "held-open" and _is(f, version)]
@@ -82,7 +100,9 @@ def result_rows(stats: FuzzStats, target: str, seed_value: int) -> list[Scenario
             survive_detail += "; held open (broker kept serving): " + ", ".join(
                 f"{f.case.label} x{f.count}" for f in held
             )
-        rows.append(_row(SURVIVES, "critical", target, version, fails, survive_detail, seed_value))
+        rows.append(
+            _row(SURVIVES, "critical", target, version, fails, survive_detail, seed_value, done)
+        )
         answer_detail = base + "".join(
             f"; {f.case.label} x{f.count}: {f.detail} -> {f.path}" for f in devs
         )
@@ -97,6 +117,15 @@ def result_rows(stats: FuzzStats, target: str, seed_value: int) -> list[Scenario
             )
         )  # fmt: skip
     return rows
+
+
+def unsupported(scenario: str, target: str, version: str, seed_value: int) -> ScenarioResult:
+    """The row of a scenario in an MQTT version the target does not speak."""
+    return ScenarioResult(
+        scenario, "fuzz", "critical" if scenario != ANSWERS else "medium", target, version,
+        Outcome.UNSUPPORTED, (), f"{target} does not speak MQTT {version}", 0.0,
+        _TEST.format(target=target, seed=seed_value),
+    )  # fmt: skip
 
 
 def _vname(version: str) -> str:
@@ -115,8 +144,8 @@ def _row(
     fails: Sequence[object],
     detail: str,
     seed_value: int,
+    done: int,
 ) -> ScenarioResult:
-    done = "0 examples" not in detail.split(" (")[0]
     outcome = Outcome.FAIL if fails else (Outcome.PASS if done else Outcome.ERROR)
     return ScenarioResult(
         scenario, "fuzz", severity, target, version, outcome, ("MQTT-4.13.1-1",), detail, 0.0,
@@ -153,8 +182,11 @@ def merge_results(report_dir: Path, rows: list[ScenarioResult], meta: RunMetadat
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``mqttsec fuzz``; returns the exit code."""
     args = build_parser().parse_args(argv)
-    if args.examples < 0 or args.max_time <= 0:
-        print("mqttsec fuzz: error: --examples >= 0 and --max-time > 0", file=sys.stderr)
+    if args.examples < 0 or args.max_time <= 0 or args.batch < 1:
+        print(
+            "mqttsec fuzz: error: --examples >= 0, --max-time > 0 and --batch >= 1",
+            file=sys.stderr,
+        )
         return 2
     meta = RunMetadata()
     try:
@@ -171,21 +203,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_time=args.max_time,
             progress=None if args.quiet else Progress(args.examples),
             answer_timeout=args.answer_timeout,
+            batch=args.batch,
         )
     except MQTTSecError as exc:
         print(f"mqttsec fuzz: error: {exc}", file=sys.stderr)
         return 2
-    rows = result_rows(stats, args.target, args.seed)
+    rows = result_rows(stats, args.target, args.seed, [version_name(v) for v in target.versions])
     if args.acl_examples > 0:
         try:
             rows += acl_rows(target, args.acl_examples, args.seed, args.report_dir)
-        except MQTTSecError as exc:
-            print(f"mqttsec fuzz: error: {exc}", file=sys.stderr)
-            return 2
+        except MQTTSecError as exc:  # keep the malformed-input rows: report the ACL run's error
+            print(f"mqttsec fuzz: ACL state machine: error: {exc}", file=sys.stderr)
+            rows += [
+                ScenarioResult(
+                    "FUZZ-ACL-STATEFUL", "fuzz", "critical", args.target, version,
+                    Outcome.ERROR, ("MQTT-4.9",), f"the ACL state machine stopped: {exc}", 0.0,
+                    _TEST.format(target=args.target, seed=args.seed),
+                )
+                for version in ("3.1.1", "5.0")
+            ]  # fmt: skip
     meta.finished = utc_now()
     path = merge_results(args.report_dir, rows, meta)
     rate = stats.total / max(stats.seconds, 1e-9)
     print(f"{stats.total} examples in {stats.seconds:.1f}s ({rate:.0f}/s) against {args.target}")
+    answers = ", ".join(f"{name} {n}" for name, n in sorted(stats.answers.items()))
+    print(f"  broker answers: {answers or 'none'}")
     for row in rows:
         print(f"  {row.scenario:26} {row.mqtt_version:5} {row.outcome.value}")
     for finding in [*stats.failures, *stats.findings.values()]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Final
+from typing import Any, Final
 
 from hypothesis import strategies as st
 
@@ -37,10 +37,12 @@ from mqttsec.reference_broker.protocol import (
     Subscription,
     Unsuback,
     Unsubscribe,
+    Will,
     encode,
 )
 
-from .packets import VERSIONS, connects, packet_ids, packets, publishes, topic_names, wills
+from .packets import VERSIONS, packet_ids
+from .pool import pools, sampled_topics, values_for
 from .wire import MARKER, MARKER_BYTES, frame, raw_property, split, vbi
 
 __all__ = ["LABELS", "Malformed", "malformed", "mutation_strategies"]
@@ -65,41 +67,76 @@ class Malformed:
     login: bool = True
 
 
-_versions = st.sampled_from(VERSIONS)
+@cache
+def _ints(low: int, high: int) -> st.SearchStrategy[int]:
+    """Cached: a strategy object made anew in every draw would be validated and labelled
+    anew each time, which costs more than the draw."""
+    return st.integers(low, high)
+
+
+@cache
+def _bin(min_size: int, max_size: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=min_size, max_size=max_size)
+
+
+@cache
+def _pick(*items: Any) -> st.SearchStrategy[Any]:
+    return st.sampled_from(items)
+
+
+@cache
+def _packet_lists(version: ProtocolVersion) -> st.SearchStrategy[list[Packet]]:
+    return st.lists(_client_packet(version), min_size=1, max_size=3)
+
+
+_CONTINUED: Final = st.binary(min_size=1, max_size=4).map(lambda b: bytes(x | 0x80 for x in b))
+"""1-4 bytes each with the VBI continuation bit set."""
+
+
+_versions = _pick(*VERSIONS)
+
+
+_POOL_VIEWS: Final = {"any": "client", "long": "long", "not-publish": "not_publish",
+                      "with-id": "with_id", "publish": "publishes", "qos0": "qos0"}  # fmt: skip
 
 
 @cache
 def _client_packet(version: ProtocolVersion, what: str = "any") -> st.SearchStrategy[Packet]:
-    """A valid packet a logged-in client may send (not CONNECT); *what* narrows it:
-    ``"long"`` more than two bytes, ``"not-publish"``, ``"with-id"`` one with a packet id."""
-    base = packets(version, "client", broker_safe=True).filter(lambda p: not isinstance(p, Connect))
-    if what == "long":
-        return base.filter(lambda p: len(encode(p, version)) > 2)
-    if what == "not-publish":
-        return base.filter(lambda p: p.type is not PacketType.PUBLISH)
-    if what == "with-id":
-        return base.filter(
-            lambda p: (
-                p.type not in (PacketType.PINGREQ, PacketType.DISCONNECT, PacketType.AUTH)
-                and not (isinstance(p, Publish) and p.qos == 0)
-            )
-        )
-    return base
+    """A valid packet a logged-in client may send (not CONNECT), one draw from the pool;
+    *what* narrows it: ``"long"`` more than two bytes, ``"not-publish"``, ``"with-id"`` one
+    with a packet id, ``"publish"``, ``"qos0"`` a QoS 0 PUBLISH."""
+    return st.sampled_from(getattr(pools(version), _POOL_VIEWS[what]))
 
 
 @cache
-def _qos0_publish(version: ProtocolVersion) -> st.SearchStrategy[Publish]:
-    return publishes(version, broker_safe=True).filter(lambda p: p.qos == 0)
+def _connects(version: ProtocolVersion) -> st.SearchStrategy[Connect]:
+    return st.sampled_from(pools(version).connects)
+
+
+@cache
+def _wills(version: ProtocolVersion) -> st.SearchStrategy[Will]:
+    return st.sampled_from(pools(version).wills)
+
+
+def _enc(packet: Packet, version: ProtocolVersion) -> bytes:
+    return pools(version).raw(packet)
+
+
+topic_names: Final = sampled_topics()
 
 
 def _case(
-    label: str, build: Callable[[st.DrawFn, ProtocolVersion], bytes], *, login: bool = True
+    label: str,
+    build: Callable[[st.DrawFn, ProtocolVersion], bytes],
+    *,
+    login: bool = True,
+    versions: st.SearchStrategy[ProtocolVersion] = _versions,
 ) -> st.SearchStrategy[Malformed]:
-    """Malformed input of either version, built by *build(draw, version)*."""
+    """Malformed input of any of *versions*, built by *build(draw, version)*."""
 
     @st.composite
     def strategy(draw: st.DrawFn) -> Malformed:
-        version = draw(_versions)
+        version = draw(versions)
         return Malformed(label, version, build(draw, version), login)
 
     return strategy()
@@ -121,36 +158,34 @@ def _v5_case(
 
 
 def _length_long(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(encode(draw(_client_packet(v)), v))
-    extra = draw(st.binary(min_size=1, max_size=8))
+    b0, body = split(_enc(draw(_client_packet(v)), v))
+    extra = draw(_bin(1, 8))
     return bytes((b0,)) + vbi(len(body) + len(extra)) + body + extra
 
 
 def _length_short(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(encode(draw(_client_packet(v, "long")), v))
-    cut = draw(st.integers(1, len(body)))
+    b0, body = split(_enc(draw(_client_packet(v, "long")), v))
+    cut = draw(_ints(1, len(body)))
     return bytes((b0,)) + vbi(len(body) - cut) + body
 
 
 def _vbi_overlong(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(encode(draw(_client_packet(v)), v))
+    b0, body = split(_enc(draw(_client_packet(v)), v))
     short = bytearray(vbi(len(body)))
-    pad = draw(st.integers(1, 5 - len(short)))
+    pad = draw(_ints(1, 5 - len(short)))
     short[-1] |= 0x80
     long_form = bytes(short) + b"\x80" * (pad - 1) + b"\x00"
     return bytes((b0,)) + long_form + body
 
 
 def _vbi_truncated(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0 = draw(st.sampled_from([0x30, 0x82, 0xA2, 0x62, 0x40]))
-    return bytes((b0,)) + draw(
-        st.binary(min_size=1, max_size=4).map(lambda b: bytes(x | 0x80 for x in b))
-    )
+    b0 = draw(_pick(0x30, 0x82, 0xA2, 0x62, 0x40))
+    return bytes((b0,)) + draw(_CONTINUED)
 
 
 def _vbi_five_bytes(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0 = draw(st.sampled_from([0x30, 0x82, 0xA2, 0x40, 0xC0]))
-    return bytes((b0,)) + b"\xff\xff\xff\xff" + draw(st.binary(min_size=1, max_size=1))
+    b0 = draw(_pick(0x30, 0x82, 0xA2, 0x40, 0xC0))
+    return bytes((b0,)) + b"\xff\xff\xff\xff" + draw(_bin(1, 1))
 
 
 # --- fixed header flags, QoS 3, packet identifier 0 --------------------------------------
@@ -160,20 +195,19 @@ _FIXED: Final = {4: 0, 5: 0, 6: 2, 7: 0, 8: 2, 10: 2, 12: 0, 14: 0, 15: 0}
 
 def _reserved_flags(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
     packet = draw(_client_packet(v, "not-publish"))
-    b0, body = split(encode(packet, v))
+    b0, body = split(_enc(packet, v))
     right = _FIXED[b0 >> 4]
-    flags = (right + draw(st.integers(1, 15))) % 16
+    flags = (right + draw(_ints(1, 15))) % 16
     return frame((b0 & 0xF0) | flags, body)
 
 
 def _publish_dup_qos0(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    p = draw(_qos0_publish(v))
-    b0, body = split(encode(p, v))
+    b0, body = split(_enc(draw(_client_packet(v, "qos0")), v))
     return frame(b0 | 0x08, body)
 
 
 def _qos3_publish(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(encode(draw(publishes(v, broker_safe=True)), v))
+    b0, body = split(_enc(draw(_client_packet(v, "publish")), v))
     return frame(b0 | 0x06, body)
 
 
@@ -186,13 +220,13 @@ def _qos3_subscribe(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
 def _subscribe_options_reserved(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
     sub = Subscribe(draw(packet_ids), (Subscription(draw(topic_names)),))
     b0, body = split(encode(sub, v))
-    bits = draw(st.sampled_from([0x40, 0x80, 0xC0, 0x30] if v is V5 else [0x04, 0x40, 0x80]))
+    bits = draw(_pick(*[0x40, 0x80, 0xC0, 0x30] if v is V5 else [0x04, 0x40, 0x80]))
     return frame(b0, body[:-1] + bytes((body[-1] | bits,)))
 
 
 def _packet_id_zero(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
     packet = draw(_client_packet(v, "with-id"))
-    b0, body = split(encode(packet, v))
+    b0, body = split(_enc(packet, v))
     if isinstance(packet, Publish):
         at = 2 + int.from_bytes(body[:2], "big")
         return frame(b0, body[:at] + b"\x00\x00" + body[at + 2 :])
@@ -206,7 +240,7 @@ def _marked(draw: st.DrawFn, v: ProtocolVersion, field: str) -> tuple[bytes, boo
     """A valid packet with :data:`MARKER` in one string field; (bytes, is CONNECT)."""
     m = MARKER
     if field == "topic":
-        return encode(Publish(m, draw(st.binary(max_size=8))), v), False
+        return encode(Publish(m, draw(_bin(0, 8))), v), False
     if field == "filter":
         return encode(Subscribe(draw(packet_ids), (Subscription(m),)), v), False
     if field == "unsubscribe":
@@ -219,13 +253,13 @@ def _marked(draw: st.DrawFn, v: ProtocolVersion, field: str) -> tuple[bytes, boo
     if field == "response-topic":
         props = Properties([(PropertyId.RESPONSE_TOPIC, m)])
         return encode(Publish(draw(topic_names), b"x", properties=props), V5), False
-    connect = draw(connects(v, broker_safe=True))
+    connect = draw(_connects(v))
     if field == "client-id":
         connect = replace(connect, client_id=m)
     elif field == "username":
         connect = replace(connect, username=m)
     else:  # will topic
-        will = draw(wills(v, broker_safe=True))
+        will = draw(_wills(v))
         connect = replace(connect, will=replace(will, topic=m))
     return encode(connect, v), True
 
@@ -244,16 +278,20 @@ _V5_FIELDS: Final = ("user-property", "response-topic")
 
 
 def _bad_string(
-    label: str, choices: list[bytes], fields: list[str], v5_fields: tuple[str, ...] = ()
+    label: str,
+    choices: list[bytes],
+    fields: list[str],
+    v5_fields: tuple[str, ...] = (),
+    versions: st.SearchStrategy[ProtocolVersion] = _versions,
 ) -> st.SearchStrategy[Malformed]:
     """Put one of *choices* (6 bad bytes) where a string field of a valid packet was."""
 
     @st.composite
     def strategy(draw: st.DrawFn) -> Malformed:
-        v = draw(_versions)
+        v = draw(versions)
         pool = fields + list(v5_fields if v is V5 else ())
-        raw, is_connect = _marked(draw, v, draw(st.sampled_from(pool)))
-        bad = raw.replace(MARKER_BYTES, draw(st.sampled_from(choices)), 1)
+        raw, is_connect = _marked(draw, v, draw(_pick(*pool)))
+        bad = raw.replace(MARKER_BYTES, draw(_pick(*choices)), 1)
         return Malformed(label, v, bad, login=not is_connect)
 
     return strategy()
@@ -262,17 +300,17 @@ def _bad_string(
 def _string_length_past_end(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
     topic = draw(topic_names)
     b0, body = split(encode(Publish(topic, b""), v))
-    claimed = draw(st.integers(len(body) - 1, 0xFFFF))
+    claimed = draw(_ints(len(body) - 1, 0xFFFF))
     return frame(b0, claimed.to_bytes(2, "big") + body[2:])
 
 
 def _oversize_field(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    size = draw(st.sampled_from([65535, 65534, 32768]))
-    return encode(Publish("a" * size, draw(st.binary(max_size=8))), v)
+    size = draw(_pick(65535, 65534, 32768))
+    return encode(Publish("a" * size, draw(_bin(0, 8))), v)
 
 
 def _oversize_payload(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return encode(Publish(draw(topic_names), b"\xa5" * draw(st.sampled_from([65536, 262144]))), v)
+    return encode(Publish(draw(topic_names), b"\xa5" * draw(_pick(65536, 262144))), v)
 
 
 # --- MQTT 5.0 properties -----------------------------------------------------------------
@@ -287,10 +325,10 @@ def _with_property_block(
     contexts: tuple[PacketType, ...] = _CONTEXTS,
 ) -> bytes:
     """A v5 PUBLISH/SUBSCRIBE/UNSUBSCRIBE whose property block is *make_block(context)*."""
-    context = draw(st.sampled_from(contexts))
+    context = draw(_pick(*contexts))
     topic = draw(topic_names)
     if context is PacketType.PUBLISH:
-        qos = QoS(draw(st.integers(0, 2)))
+        qos = QoS(draw(_ints(0, 2)))
         p: Packet = Publish(topic, b"pl", qos, packet_id=draw(packet_ids) if qos else None)
         b0, body = split(encode(p, V5))
         at = 2 + len(topic.encode()) + (2 if qos else 0)
@@ -317,15 +355,18 @@ def _allowed(context: PacketType, repeatable: bool | None = None) -> list[Proper
 
 
 def _value(draw: st.DrawFn, pid: PropertyId) -> object:
-    from .packets import property_values
+    return draw(_values(pid))
 
-    return draw(property_values(pid))
+
+@cache
+def _values(pid: PropertyId) -> st.SearchStrategy[object]:
+    return st.sampled_from(values_for(pid))
 
 
 def _prop_unknown(draw: st.DrawFn) -> bytes:
     def block(context: PacketType) -> bytes:
-        pid = draw(st.sampled_from(_UNKNOWN_IDS))
-        return vbi(pid) + draw(st.binary(max_size=4))
+        pid = draw(_pick(*_UNKNOWN_IDS))
+        return vbi(pid) + draw(_bin(0, 4))
 
     return _with_property_block(draw, block)
 
@@ -333,8 +374,8 @@ def _prop_unknown(draw: st.DrawFn) -> bytes:
 def _prop_duplicate(draw: st.DrawFn) -> bytes:
     def block(context: PacketType) -> bytes:
         pid = draw(
-            st.sampled_from(
-                [
+            _pick(
+                *[
                     p
                     for p in _allowed(context, repeatable=False)
                     if not (
@@ -350,11 +391,7 @@ def _prop_duplicate(draw: st.DrawFn) -> bytes:
 
 def _prop_not_allowed(draw: st.DrawFn) -> bytes:
     def block(context: PacketType) -> bytes:
-        pid = draw(
-            st.sampled_from(
-                [p for p in PROPERTY_SPECS if context not in PROPERTY_SPECS[p].contexts]
-            )
-        )
+        pid = draw(_pick(*[p for p in PROPERTY_SPECS if context not in PROPERTY_SPECS[p].contexts]))
         return raw_property(pid, _value(draw, pid))  # type: ignore[arg-type]
 
     return _with_property_block(draw, block)
@@ -372,16 +409,16 @@ def _prop_bad_value(draw: st.DrawFn) -> bytes:
         PacketType.SUBSCRIBE: [raw_property(PropertyId.SUBSCRIPTION_IDENTIFIER, 0)],
         PacketType.UNSUBSCRIBE: [raw_property(PropertyId.USER_PROPERTY, ("a\x00", "b"))],
     }
-    return _with_property_block(draw, lambda c: draw(st.sampled_from(choices[c])))
+    return _with_property_block(draw, lambda c: draw(_pick(*choices[c])))
 
 
 def _prop_length(draw: st.DrawFn) -> bytes:
     """A property block whose length or last value runs past what is there."""
 
     def block(context: PacketType) -> bytes:
-        pid = draw(st.sampled_from(_allowed(context)))
+        pid = draw(_pick(*_allowed(context)))
         item = raw_property(pid, _value(draw, pid))  # type: ignore[arg-type]
-        return item[: draw(st.integers(1, len(item) - 1))] if len(item) > 1 else item
+        return item[: draw(_ints(1, len(item) - 1))] if len(item) > 1 else item
 
     return _with_property_block(draw, block)
 
@@ -391,7 +428,7 @@ def _prop_length_vbi(draw: st.DrawFn) -> bytes:
     raw = encode(Publish(draw(topic_names), b"x"), V5)
     b0, body = split(raw)
     at = 2 + int.from_bytes(body[:2], "big")
-    bad = draw(st.sampled_from([b"\x80\x00", b"\x80\x80\x00", b"\xff\xff\xff\xff\x01", b"\x80"]))
+    bad = draw(_pick(b"\x80\x00", b"\x80\x80\x00", b"\xff\xff\xff\xff\x01", b"\x80"))
     return frame(b0, body[:at] + bad + body[at + 1 :])
 
 
@@ -399,12 +436,10 @@ def _prop_length_vbi(draw: st.DrawFn) -> bytes:
 
 
 def _connect_bad(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    raw = encode(draw(connects(v, broker_safe=True)), v)
+    raw = _enc(draw(_connects(v)), v)
     b0, body = split(raw)
     flags_at = 7
-    kind = draw(
-        st.sampled_from(["reserved", "will-qos3", "will-bits", "name", "level", "pw-no-user"])
-    )
+    kind = draw(_pick("reserved", "will-qos3", "will-bits", "name", "level", "pw-no-user"))
     body_b = bytearray(body)
     if kind == "reserved":
         body_b[flags_at] |= 0x01
@@ -412,26 +447,26 @@ def _connect_bad(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
         body_b[flags_at] |= 0x18 if body_b[flags_at] & 0x04 else 0x00
         body_b[flags_at] |= 0x18
     elif kind == "will-bits" and not body_b[flags_at] & 0x04:
-        body_b[flags_at] |= draw(st.sampled_from([0x08, 0x10, 0x20]))
+        body_b[flags_at] |= draw(_pick(0x08, 0x10, 0x20))
     elif kind == "name":
-        body_b[2:6] = draw(st.sampled_from([b"MQTt", b"MQIs", b"\x00QTT", b"mqtt"]))
+        body_b[2:6] = draw(_pick(b"MQTt", b"MQIs", b"\x00QTT", b"mqtt"))
     elif kind == "level":
-        body_b[6] = draw(st.sampled_from([0, 3, 6, 0xFF]))
+        body_b[6] = draw(_pick(0, 3, 6, 0xFF))
     elif kind == "pw-no-user":
         body_b[flags_at] = (body_b[flags_at] | 0x40) & 0x7F
     return frame(b0, bytes(body_b))
 
 
 def _before_connect(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return encode(draw(_client_packet(v)), v)
+    return _enc(draw(_client_packet(v)), v)
 
 
 def _second_connect(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return encode(draw(connects(v, broker_safe=True)), v)
+    return _enc(draw(_connects(v)), v)
 
 
 def _server_packet(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    choice = draw(st.sampled_from(["connack", "suback", "unsuback", "pingresp", "type0", "type15"]))
+    choice = draw(_pick("connack", "suback", "unsuback", "pingresp", "type0", "type15"))
     if choice == "connack":
         return encode(Connack(), v)
     if choice == "suback":
@@ -441,72 +476,90 @@ def _server_packet(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
     if choice == "pingresp":
         return encode(Pingresp(), v)
     b0 = 0x00 if choice == "type0" else 0xF0
-    return frame(b0, draw(st.binary(max_size=4)) if v is not V5 or b0 == 0 else b"")
+    return frame(b0, draw(_bin(0, 4)) if v is not V5 or b0 == 0 else b"")
 
 
 # --- untargeted: flips, truncation, noise, valid traffic ----------------------------------
 
 
 def _flip(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    raw = bytearray(encode(draw(_client_packet(v)), v))
-    for _ in range(draw(st.integers(1, 3))):
-        raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+    raw = bytearray(_enc(draw(_client_packet(v)), v))
+    for _ in range(draw(_ints(1, 3))):
+        raw[draw(_ints(0, len(raw) - 1))] = draw(_ints(0, 255))
     return bytes(raw)
 
 
 def _truncate_refit(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(encode(draw(_client_packet(v, "long")), v))
-    return frame(b0, body[: draw(st.integers(0, len(body) - 1))])
+    b0, body = split(_enc(draw(_client_packet(v, "long")), v))
+    return frame(b0, body[: draw(_ints(0, len(body) - 1))])
 
 
 def _noise(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return draw(st.binary(min_size=1, max_size=64))
+    return draw(_bin(1, 64))
 
 
 def _valid(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return b"".join(encode(p, v) for p in draw(st.lists(_client_packet(v), min_size=1, max_size=3)))
+    return b"".join(_enc(p, v) for p in draw(_packet_lists(v)))
 
 
-def mutation_strategies() -> dict[str, st.SearchStrategy[Malformed]]:
-    """Label -> the strategy for that kind of malformed input (every :data:`LABELS` entry)."""
+@cache
+def mutation_strategies(
+    versions: tuple[ProtocolVersion, ...] = VERSIONS,
+) -> dict[str, st.SearchStrategy[Malformed]]:
+    """Label -> the strategy for that kind of malformed input, in the MQTT *versions* given
+    (every :data:`LABELS` entry; without 5.0, none of the ``property:`` ones)."""
+    if not versions or any(v not in VERSIONS for v in versions):
+        raise ValueError(f"versions must be some of {VERSIONS}, not {versions!r}")
+    vs = _pick(*versions)
+
+    def case(
+        label: str, build: Callable[[st.DrawFn, ProtocolVersion], bytes], *, login: bool = True
+    ) -> st.SearchStrategy[Malformed]:
+        return _case(label, build, login=login, versions=vs)
+
+    def bad_string(
+        label: str, choices: list[bytes], fields: list[str], v5_fields: tuple[str, ...] = ()
+    ) -> st.SearchStrategy[Malformed]:
+        return _bad_string(label, choices, fields, v5_fields, versions=vs)
+
     out: dict[str, st.SearchStrategy[Malformed]] = {
-        "remaining-length:long": _case("remaining-length:long", _length_long),
-        "remaining-length:short": _case("remaining-length:short", _length_short),
-        "vbi:overlong": _case("vbi:overlong", _vbi_overlong),
-        "vbi:truncated": _case("vbi:truncated", _vbi_truncated),
-        "vbi:five-bytes": _case("vbi:five-bytes", _vbi_five_bytes),
-        "flags:reserved": _case("flags:reserved", _reserved_flags),
-        "flags:dup-with-qos0": _case("flags:dup-with-qos0", _publish_dup_qos0),
-        "flags:subscribe-options": _case("flags:subscribe-options", _subscribe_options_reserved),
-        "qos:3-publish": _case("qos:3-publish", _qos3_publish),
-        "qos:3-subscribe": _case("qos:3-subscribe", _qos3_subscribe),
-        "packet-id:0": _case("packet-id:0", _packet_id_zero),
-        "topic:wildcard-in-name": _bad_string(
+        "remaining-length:long": case("remaining-length:long", _length_long),
+        "remaining-length:short": case("remaining-length:short", _length_short),
+        "vbi:overlong": case("vbi:overlong", _vbi_overlong),
+        "vbi:truncated": case("vbi:truncated", _vbi_truncated),
+        "vbi:five-bytes": case("vbi:five-bytes", _vbi_five_bytes),
+        "flags:reserved": case("flags:reserved", _reserved_flags),
+        "flags:dup-with-qos0": case("flags:dup-with-qos0", _publish_dup_qos0),
+        "flags:subscribe-options": case("flags:subscribe-options", _subscribe_options_reserved),
+        "qos:3-publish": case("qos:3-publish", _qos3_publish),
+        "qos:3-subscribe": case("qos:3-subscribe", _qos3_subscribe),
+        "packet-id:0": case("packet-id:0", _packet_id_zero),
+        "topic:wildcard-in-name": bad_string(
             "topic:wildcard-in-name", _WILDCARD_NAMES, ["topic", "will-topic"], ("response-topic",)
         ),
-        "topic:bad-filter": _bad_string(
-            "topic:bad-filter", _BAD_FILTERS, ["filter", "unsubscribe"]
-        ),
-        "oversize:string-length": _case("oversize:string-length", _string_length_past_end),
-        "oversize:field": _case("oversize:field", _oversize_field),
-        "oversize:payload": _case("oversize:payload", _oversize_payload),
+        "topic:bad-filter": bad_string("topic:bad-filter", _BAD_FILTERS, ["filter", "unsubscribe"]),
+        "oversize:string-length": case("oversize:string-length", _string_length_past_end),
+        "oversize:field": case("oversize:field", _oversize_field),
+        "oversize:payload": case("oversize:payload", _oversize_payload),
         "property:unknown-id": _v5_case("property:unknown-id", _prop_unknown),
         "property:duplicate": _v5_case("property:duplicate", _prop_duplicate),
         "property:not-allowed": _v5_case("property:not-allowed", _prop_not_allowed),
         "property:bad-value": _v5_case("property:bad-value", _prop_bad_value),
         "property:truncated": _v5_case("property:truncated", _prop_length),
         "property:length-vbi": _v5_case("property:length-vbi", _prop_length_vbi),
-        "connect:bad-header": _case("connect:bad-header", _connect_bad, login=False),
-        "state:before-connect": _case("state:before-connect", _before_connect, login=False),
-        "state:second-connect": _case("state:second-connect", _second_connect),
-        "state:server-packet": _case("state:server-packet", _server_packet),
-        "bytes:flip": _case("bytes:flip", _flip),
-        "bytes:truncate": _case("bytes:truncate", _truncate_refit),
-        "bytes:noise": _case("bytes:noise", _noise),
-        "valid:packets": _case("valid:packets", _valid),
+        "connect:bad-header": case("connect:bad-header", _connect_bad, login=False),
+        "state:before-connect": case("state:before-connect", _before_connect, login=False),
+        "state:second-connect": case("state:second-connect", _second_connect),
+        "state:server-packet": case("state:server-packet", _server_packet),
+        "bytes:flip": case("bytes:flip", _flip),
+        "bytes:truncate": case("bytes:truncate", _truncate_refit),
+        "bytes:noise": case("bytes:noise", _noise),
+        "valid:packets": case("valid:packets", _valid),
     }
     for label, choices in _BAD_UTF8.items():
-        out[label] = _bad_string(label, choices, _STRING_FIELDS, _V5_FIELDS)
+        out[label] = bad_string(label, choices, _STRING_FIELDS, _V5_FIELDS)
+    if V5 not in versions:
+        out = {k: v for k, v in out.items() if not k.startswith("property:")}
     return out
 
 
@@ -514,11 +567,27 @@ LABELS: Final = tuple(mutation_strategies())
 """Every malformation label :func:`malformed` can produce."""
 
 
-def malformed(labels: tuple[str, ...] | None = None) -> st.SearchStrategy[Malformed]:
-    """Malformed input of every kind (or only the given *labels*), both MQTT versions."""
-    table = mutation_strategies()
-    chosen = LABELS if labels is None else labels
+def malformed(
+    labels: tuple[str, ...] | None = None, versions: tuple[ProtocolVersion, ...] = VERSIONS
+) -> st.SearchStrategy[Malformed]:
+    """Malformed input of every kind (or only the given *labels*), in the MQTT *versions*
+    given (default both; a broker that speaks only 3.1.1 gets only 3.1.1 input)."""
+    table = mutation_strategies(versions)
+    chosen = tuple(table) if labels is None else labels
     unknown = [label for label in chosen if label not in table]
     if unknown:
         raise ValueError(f"unknown mutation labels {unknown}; known: {', '.join(LABELS)}")
-    return st.one_of([table[label] for label in chosen])
+    return _choose(tuple(table[label] for label in chosen))
+
+
+def _choose(branches: tuple[st.SearchStrategy[Malformed], ...]) -> st.SearchStrategy[Malformed]:
+    """Like ``st.one_of(branches)`` (and shrinking toward the first branch the same way), but
+    one cached index draw: hypothesis's one_of builds and labels a new ``sampled_from`` over
+    all branches in every draw, which cost more than most branches themselves."""
+    index = st.sampled_from(range(len(branches)))
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> Malformed:
+        return draw(branches[draw(index)])
+
+    return strategy()

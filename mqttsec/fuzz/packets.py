@@ -76,12 +76,12 @@ V311: Final = ProtocolVersion.V311
 V5: Final = ProtocolVersion.V5
 VERSIONS: Final = (V311, V5)
 
-_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+_chars = st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")
 texts: st.SearchStrategy[str] = st.text(_chars, max_size=12)
 """Valid MQTT UTF-8 strings: no surrogates, no U+0000 (U+FEFF allowed) [MQTT-1.5.4]."""
 
 _level = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/+#"), max_size=6
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00/+#"), max_size=6
 )
 topic_names: st.SearchStrategy[str] = (
     st.lists(_level, min_size=1, max_size=4).map("/".join).filter(bool)
@@ -94,7 +94,7 @@ _plain_filters = st.builds(
     st.booleans(),
 ).filter(bool)
 _share_names = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/+#"),
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00/+#"),
     min_size=1,
     max_size=5,
 )

@@ -36,7 +36,10 @@ def replay(
     with tempfile.TemporaryDirectory(prefix="mqttsec-replay-") as work:
         target = FuzzTarget(target_spec or rep.target, Path(work), profile)
         endpoint = target.start()
-        harness = BrokerHarness(endpoint.host, endpoint.port, target.login, answer_timeout=1.0)
+        harness = BrokerHarness(
+            endpoint.host, endpoint.port, target.login, answer_timeout=2.0,
+            probe_version=target.versions[-1],
+        )  # fmt: skip
         lines: list[str] = []
         reproduced = False
         try:

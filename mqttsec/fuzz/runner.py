@@ -1,13 +1,15 @@
 """The malformed-input fuzz loop behind ``mqttsec fuzz``: bounded, resumable, shrinking.
 
-Examples are drawn from :func:`~mqttsec.fuzz.mutations.malformed` in batches (each with its
-own seed derived from ``--seed``) and sent through a :class:`~mqttsec.fuzz.harness.
-BrokerHarness`. A broker that stops serving is a *failure*: hypothesis shrinks it to the
-smallest bytes that still bring the broker down (the broker is restarted before every next
-attempt) and a reproducer is saved. Deviations and held-open connections are collected,
-the smallest example per kind, without stopping the run. The hypothesis database lives under
-the report directory, so each run replays earlier failures first. Every loop is bounded by
-``examples`` and ``max_time``.
+Each hypothesis test case is a *batch* of 1 to ``batch`` examples drawn from
+:func:`~mqttsec.fuzz.mutations.malformed`, sent concurrently through a
+:class:`~mqttsec.fuzz.batch.Batcher` (one connection per example) and followed by the
+survival check; rounds of test cases each get their own seed derived from ``--seed``. A
+broker that stops serving is a *failure*: hypothesis shrinks the batch, dropping every
+example it does not need and then shrinking what is left, restarting the broker before each
+attempt, and a reproducer is saved with the bytes of each remaining example. Deviations and
+held-open connections are collected, the smallest example per kind, without stopping the
+run. The hypothesis database lives under the report directory, so each run replays earlier
+failures first. Every loop is bounded by ``examples`` and ``max_time``.
 """
 
 from __future__ import annotations
@@ -20,17 +22,20 @@ from pathlib import Path
 from typing import TextIO
 
 from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import HypothesisException
 
 from mqttsec.reference_broker.protocol import ProtocolVersion
 
-from .harness import BrokerDown, BrokerHarness, Verdict
+from .batch import Batcher, Judged
+from .harness import BrokerDown, BrokerHarness
 from .mutations import Malformed, malformed
+from .packets import VERSIONS
 from .reproducer import ClientBytes, Reproducer
 from .session import FuzzTarget
 
-__all__ = ["FuzzStats", "Progress", "fuzz_malformed", "version_name"]
+__all__ = ["FuzzStats", "Progress", "batches", "fuzz_malformed", "version_name"]
 
 SURVIVES = "FUZZ-MALFORMED-SURVIVES"
 ANSWERS = "FUZZ-MALFORMED-ANSWER"
@@ -52,6 +57,9 @@ class Finding:
     detail: str
     count: int = 1
     path: Path | None = None
+    cases: tuple[Malformed, ...] = ()
+    streams: tuple[bytes, ...] = ()
+    """For a failure: every example of the shrunk batch (usually one) and its bytes."""
 
 
 @dataclass
@@ -85,14 +93,21 @@ class FuzzStats:
 
 
 class Progress:
-    """One status line, at most once per *interval* seconds: done, rate, findings."""
+    """Progress at most once per *interval* seconds: done, rate, findings.
 
-    def __init__(self, total: int, out: TextIO | None = sys.stderr, interval: float = 1.0) -> None:
+    On a terminal one status line is rewritten in place; otherwise (a log file, CI) a full
+    line is written every *interval* seconds (default 10 s then), so the output stays short.
+    """
+
+    def __init__(
+        self, total: int, out: TextIO | None = sys.stderr, interval: float | None = None
+    ) -> None:
         self.total = total
         self.out = out
-        self.interval = interval
+        self.tty = bool(out is not None and out.isatty())
+        self.interval = interval if interval is not None else (1.0 if self.tty else 10.0)
         self.start = time.monotonic()
-        self._last = 0.0
+        self._last = self.start
 
     def update(self, stats: FuzzStats, force: bool = False) -> None:
         now = time.monotonic()
@@ -100,13 +115,15 @@ class Progress:
             return
         self._last = now
         rate = stats.total / max(now - self.start, 1e-9)
-        self.out.write(
-            f"\rfuzz: {stats.total}/{self.total} examples  {rate:.0f}/s  "
+        line = (
+            f"fuzz: {stats.total}/{self.total} examples  {now - self.start:.0f}s  {rate:.0f}/s  "
             f"failures {len(stats.failures)}  deviations {stats.count('deviation')}  "
-            f"held-open {stats.count('held-open')}   "
+            f"held-open {stats.count('held-open')}"
         )
-        if force:
-            self.out.write("\n")
+        if self.tty:
+            self.out.write(f"\r{line}   " + ("\n" if force else ""))
+        else:
+            self.out.write(line + "\n")
         self.out.flush()
 
 
@@ -118,9 +135,28 @@ def reproducer(finding: Finding, target: str, seed_value: int | None) -> Reprodu
         mqtt_version=version_name(finding.case.version),
         target=target,
         detail=finding.detail,
-        clients=(ClientBytes("fuzz", finding.stream, finding.case.login),),
+        clients=tuple(
+            ClientBytes(f"fuzz-{i}" if i else "fuzz", stream, case.login)
+            for i, (case, stream) in enumerate(
+                zip(finding.cases or (finding.case,), finding.streams or (finding.stream,))
+            )
+        ),
         seed=seed_value,
     )
+
+
+def batches(
+    size: int, versions: tuple[ProtocolVersion, ...] = VERSIONS
+) -> st.SearchStrategy[list[Malformed]]:
+    """1 to *size* malformed examples in *versions*; shrinking drops the ones a failure does
+    not need."""
+    one = malformed(versions=versions)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> list[Malformed]:
+        return [draw(one) for _ in range(draw(st.integers(1, size)))]
+
+    return build()
 
 
 def fuzz_malformed(
@@ -131,10 +167,13 @@ def fuzz_malformed(
     seed_value: int,
     max_time: float,
     progress: Progress | None = None,
-    batch: int = 1000,
-    answer_timeout: float = 0.5,
+    batch: int = 64,
+    answer_timeout: float = 2.0,
 ) -> FuzzStats:
     """Run up to *examples* malformed examples (and at most *max_time* seconds).
+
+    Each hypothesis test case is a batch of up to *batch* examples sent concurrently
+    (:class:`~mqttsec.fuzz.batch.Batcher`); the broker's survival is checked after each.
 
     Returns:
         The counts and findings; reproducers are written to ``report_dir/reproducers``.
@@ -143,37 +182,54 @@ def fuzz_malformed(
     database = DirectoryBasedExampleDatabase(str(report_dir / "hypothesis"))
     endpoint = fuzz_target.start()
     login = fuzz_target.login
-    harness = BrokerHarness(endpoint.host, endpoint.port, login, answer_timeout=answer_timeout)
+    versions = fuzz_target.versions
+
+    def new_batcher(host: str, port: int) -> Batcher:
+        harness = BrokerHarness(
+            host, port, login, answer_timeout=answer_timeout, probe_version=versions[-1]
+        )
+        return Batcher(harness)
+
+    batcher = new_batcher(endpoint.host, endpoint.port)
     started = time.monotonic()
     deadline = started + max_time
-    failing: list[tuple[Malformed, bytes, str]] = []
+    failing: list[tuple[list[Malformed], list[bytes], str]] = []
+    sent = 0
 
-    def one(case: Malformed) -> None:
-        nonlocal harness
-        if time.monotonic() > deadline or stats.total >= examples:
-            return
-        stream = harness.stream(case)
-        try:
-            verdict: Verdict = harness.run(case)
-        except BrokerDown as exc:
-            failing.append((case, stream, str(exc)))
-            harness.close()
-            fresh = fuzz_target.restart()
-            harness = BrokerHarness(fresh.host, fresh.port, login, answer_timeout=answer_timeout)
-            raise AssertionError(f"{case.label}: {exc}") from None
-        stats.examples[version_name(case.version)] += 1
-        stats.answers[verdict.observation.answer.value] += 1
-        if verdict.kind != "ok":
-            scenario = ANSWERS if verdict.kind == "deviation" else SURVIVES
-            stats.note(scenario, verdict.kind, case, stream, verdict.detail)
+    def record(judged: list[Judged]) -> None:
+        for item in judged:
+            verdict = item.verdict
+            stats.examples[version_name(item.case.version)] += 1
+            stats.answers[verdict.observation.answer.value] += 1
+            if verdict.kind != "ok":
+                scenario = ANSWERS if verdict.kind == "deviation" else SURVIVES
+                stats.note(scenario, verdict.kind, item.case, item.stream, verdict.detail)
         if progress is not None:
             progress.update(stats)
 
-    strategy = malformed()
+    def one(cases: list[Malformed]) -> None:
+        nonlocal batcher, sent
+        if time.monotonic() > deadline or sent >= examples:
+            return
+        cases = cases[: examples - sent]
+        sent += len(cases)
+        try:
+            record(batcher.run(cases))
+        except BrokerDown as exc:
+            streams = batcher.streams(cases)
+            failing.append((cases, streams, str(exc)))
+            batcher.close()
+            batcher.harness.close()
+            fresh = fuzz_target.restart()
+            batcher = new_batcher(fresh.host, fresh.port)
+            labels = ", ".join(sorted({c.label for c in cases}))
+            raise AssertionError(f"{labels}: {exc}") from None
+
+    strategy = batches(batch, versions)
     round_no = 0
     try:
-        while stats.total < examples and time.monotonic() < deadline:
-            size = min(batch, examples - stats.total)
+        while sent < examples and time.monotonic() < deadline:
+            size = max(1, min(200, (examples - sent) // max(batch * 3 // 4, 1) + 1))
             failing.clear()
 
             @seed(seed_value * 100_003 + round_no)
@@ -186,8 +242,8 @@ def fuzz_malformed(
                 suppress_health_check=list(HealthCheck),
             )
             @given(strategy)
-            def run(case: Malformed) -> None:
-                one(case)
+            def run(cases: list[Malformed]) -> None:
+                one(cases)
 
             round_no += 1
             try:
@@ -195,15 +251,20 @@ def fuzz_malformed(
             except (AssertionError, HypothesisException) as exc:
                 if not failing:
                     raise
-                case, stream, detail = failing[-1]  # the last one run is the shrunk one
-                found = Finding(SURVIVES, "fail", case, stream, f"{detail} ({type(exc).__name__})")
-                if all(f.stream != stream for f in stats.failures):
+                cases, streams, detail = failing[-1]  # the last one run is the shrunk one
+                found = Finding(
+                    SURVIVES, "fail", cases[0], streams[0], f"{detail} ({type(exc).__name__})",
+                    cases=tuple(cases), streams=tuple(streams),
+                )  # fmt: skip
+                if all(f.streams != found.streams for f in stats.failures):
                     stats.failures.append(found)
                 if len(stats.failures) >= MAX_FAILURES:
                     break
+        record(batcher.drain())
     finally:
         stats.seconds = time.monotonic() - started
-        harness.close()
+        batcher.close()
+        batcher.harness.close()
         fuzz_target.stop()
         if progress is not None:
             progress.update(stats, force=True)

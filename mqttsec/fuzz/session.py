@@ -15,12 +15,20 @@ from mqttsec.errors import TargetError
 from mqttsec.fixtures.pki import PkiFiles, TestPKI
 from mqttsec.fixtures.profile import ListenerKind, SecurityProfile, load_default_profile
 from mqttsec.fixtures.targets import Endpoint, RunningTarget, get_target
+from mqttsec.fixtures.targets.base import Capability
+from mqttsec.reference_broker.protocol import ProtocolVersion
 
 from .harness import Login
 
 __all__ = ["PROBE_TOPIC", "FuzzTarget", "choose_login"]
 
 PROBE_TOPIC = "mqttsec/fuzz/probe"
+
+IN_PROCESS = {"reference": "reference:subprocess"}
+"""Targets fuzzed in their own process instead: the in-process reference broker would share
+this process's GIL with hypothesis, so generating and serving could not overlap (and a
+crash would take the fuzzer with it). ``reference`` is therefore fuzzed as
+``reference:subprocess`` (the same broker and configuration)."""
 
 
 def choose_login(profile: SecurityProfile, listener: str) -> Login:
@@ -29,7 +37,7 @@ def choose_login(profile: SecurityProfile, listener: str) -> Login:
     Raises:
         TargetError: no user (nor anonymous access) can; the profile needs one for fuzzing.
     """
-    candidates: list[str | None] = sorted(profile.users)
+    candidates: list[str | None] = [*sorted(profile.users)]
     if profile.allow_anonymous:
         candidates.insert(0, None)
     for user in candidates:
@@ -57,9 +65,9 @@ class FuzzTarget:
 
     def __init__(self, spec: str, workdir: Path, profile: SecurityProfile | None = None) -> None:
         self.spec = spec
-        self.workdir = workdir
+        self.workdir = workdir.resolve()  # the broker subprocess runs in its own cwd
         self.profile = profile or load_default_profile()
-        self.target = get_target(spec)
+        self.target = get_target(IN_PROCESS.get(spec, spec))
         installation = self.target.probe()
         if not installation.installed:
             raise TargetError(f"not installed here: {installation.detail}", target=spec)
@@ -74,6 +82,11 @@ class FuzzTarget:
         if self.listener is None:
             raise TargetError(f"profile {self.profile.name!r} has no plain listener to fuzz")
         self.login = choose_login(self.profile, self.listener)
+        five = Capability.MQTT5 in self.target.capabilities
+        self.versions: tuple[ProtocolVersion, ...] = (
+            (ProtocolVersion.V311, ProtocolVersion.V5) if five else (ProtocolVersion.V311,)
+        )
+        """The MQTT versions the target speaks: input in any other would only be refused."""
 
     def _pki_files(self) -> PkiFiles:
         if self._pki is None:

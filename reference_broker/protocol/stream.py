@@ -10,6 +10,7 @@ After an error the parser is dead: every later ``feed`` raises the same error.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Final, Literal
 
 from ._decoders import DECODERS, Decoder, reject_first_byte
@@ -29,6 +30,7 @@ _CONNECT_ONLY: Final = tuple(
 )
 
 
+@cache  # pure; rebuilding the 256-entry table for every parser showed up in fuzz profiles
 def _table(version: ProtocolVersion | None, role: Role) -> tuple[Decoder | None, ...]:
     if version is None:
         return _CONNECT_ONLY

@@ -88,7 +88,7 @@ def test_a_dead_broker_is_broker_down() -> None:
 def _smoke(target: str, tmp_path: Path, examples: int) -> dict[str, object]:
     code = fuzz_main(
         ["--target", target, "--examples", str(examples), "--seed", "7", "--max-time", "15",
-         "--report-dir", str(tmp_path), "--quiet", "--answer-timeout", "0.3", "--acl-examples", "2"]
+         "--report-dir", str(tmp_path), "--quiet", "--answer-timeout", "1.0", "--acl-examples", "2"]
     )  # fmt: skip
     document = json.loads((tmp_path / "results.json").read_text())
     assert document["schema"] == "mqttsec.results/1" and document["kind"] == "scenarios"
@@ -104,14 +104,14 @@ def _smoke(target: str, tmp_path: Path, examples: int) -> dict[str, object]:
 
 def test_fuzz_smoke_reference(tmp_path: Path) -> None:
     """Fixed seed against the reference broker: no failure and no deviation."""
-    result = _smoke("reference", tmp_path, 150)
+    result = _smoke("reference", tmp_path, 500)
     assert result["code"] == 0, result["rows"]
 
 
 @pytest.mark.mosquitto
 def test_fuzz_smoke_mosquitto(tmp_path: Path) -> None:
     """Fixed seed against mosquitto: it survives (its deviations are reported, not failed)."""
-    _smoke("local:mosquitto", tmp_path, 150)
+    _smoke("local:mosquitto", tmp_path, 500)
 
 
 def test_replay_reproduces_a_deviation_only_where_it_exists(

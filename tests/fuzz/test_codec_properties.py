@@ -85,12 +85,17 @@ def only_protocol_errors(data: bytes, version: ProtocolVersion | None) -> None:
         pass
 
 
+PACKET_CASES = [
+    pytest.param(version, name, id=f"{version.name}-{name}")
+    for version in VERSIONS
+    for name in sorted(PACKET_STRATEGIES)
+    if not (name == "AUTH" and version is ProtocolVersion.V311)  # AUTH exists in 5.0 only
+]
+
+
 @pytest.mark.parametrize("examples", SIZES)
-@pytest.mark.parametrize("name", sorted(PACKET_STRATEGIES))
-@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.name)
-def test_valid_packets_round_trip(examples: int, name: str, version: ProtocolVersion) -> None:
-    if name == "AUTH" and version is ProtocolVersion.V311:
-        pytest.skip("AUTH does not exist in MQTT 3.1.1")
+@pytest.mark.parametrize(("version", "name"), PACKET_CASES)
+def test_valid_packets_round_trip(examples: int, version: ProtocolVersion, name: str) -> None:
 
     def check(packet: Any) -> None:
         raw = encode(packet, version)
@@ -138,9 +143,20 @@ def test_each_mutation_breaks_its_rule(examples: int, label: str) -> None:
         assert case.label == label
         stream = (_login(case.version) if case.login else b"") + case.data + PINGREQ
         objection = codec_objection(stream)
+        if objection is None and label == "remaining-length:short":
+            # The cut-off tail may read as the start of a longer packet that swallows the
+            # PINGREQ: the framing is broken all the same, but no parser can say so yet.
+            objection = _swallows_the_ping(stream)
         assert objection is not None, f"{label}: codec accepts {case.data.hex()}"
 
     run(max(examples // 5, 5), mutation_strategies()[label], check)
+
+
+def _swallows_the_ping(stream: bytes) -> str | None:
+    """Why *stream* no longer ends where its last packet (the PINGREQ) ends, if it does not."""
+    parser = StreamParser(None, role="server")
+    parser.feed(stream)
+    return f"the stream ends inside a packet ({parser.buffered} bytes)" if parser.buffered else None
 
 
 def test_labels_are_unique_and_named() -> None:
