@@ -30,10 +30,13 @@ from dataclasses import dataclass, field
 from mqttsec.fixtures.profile import AclEntry, SecurityProfile
 from mqttsec.reference_broker.security.acl import Grant
 
-__all__ = ["CLOSES", "READ_AT_SUBSCRIBE", "Limits"]
+__all__ = ["CLOSES", "READ_AT_SUBSCRIBE", "RETAIN_WILDCARD", "Limits"]
 
 CLOSES = "subscribe-denied-closes"
 READ_AT_SUBSCRIBE = "acl-read-at-delivery"
+RETAIN_WILDCARD = "retain-wildcard"
+"""Retained messages come only for a SUBSCRIBE of their exact topic (a feature limit: a
+scenario about retained messages through a granted wildcard has nothing to observe)."""
 
 LISTENER = "plain"
 

@@ -131,9 +131,10 @@ class Actor:
     asked about with the id the broker sees.
 
     A broker may answer a forbidden PUBLISH or SUBSCRIBE by closing the connection (3.1.1
-    allows it; 5.0 with DISCONNECT 0x87). That is a refusal, not an error: the next use
-    connects again with the same client id, subscribes again to the filters the broker
-    had granted, and hands out first what the closed connection had received.
+    allows it; 5.0 with DISCONNECT 0x87). That is a refusal, not an error: the actor
+    connects again with the same client id (at once when it saw the close, else on next
+    use), subscribes again to the filters the broker had granted, and hands out first what
+    the closed connection had received.
     """
 
     factory: MqttClientFactory
@@ -178,6 +179,14 @@ class Actor:
         self._client = client
         self._held = []
 
+    def restart(self) -> None:
+        """Close the connection ourselves and connect again at once, with the same client
+        id and subscriptions (what the old connection received is kept)."""
+        if self._client is not None:
+            self._salvage(self._client)
+            self._client = None
+        _ = self.client
+
     def close(self) -> None:
         """Disconnect (the next use connects again, without subscriptions)."""
         if self._client is not None:
@@ -212,12 +221,25 @@ class Actor:
 
     def try_publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
         """Publish a message the broker may refuse and wait for the answer; False when it
-        closed the connection (a refusal; the next use reconnects)."""
+        closed the connection (a refusal; the actor is connected again, see :meth:`_reopen`)."""
         try:
             self.client.publish(topic, payload, qos, retain=retain)
         except PeerClosed:
+            self._reopen()
             return False
         return True
+
+    def _reopen(self) -> None:
+        """Connect again at once, with the held subscriptions, after the broker closed the
+        connection (a :class:`PeerClosed`, which paho may report before its callback has
+        marked the client disconnected). Waiting for the next use would leave the actor
+        without a session in between, and a message published meanwhile to a topic it
+        reads (a sentinel) would be lost with nobody to blame."""
+        if self._client is not None:
+            self._salvage(self._client)
+            self.refusals += 1
+            self._client = None
+        _ = self.client
 
     def send_sentinel(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Publish an allowed message after probes the broker may have refused by closing:
@@ -226,6 +248,7 @@ class Actor:
         try:
             self.client.publish(topic, payload, qos, retain=retain)
         except PeerClosed:
+            self._reopen()
             self.client.publish(topic, payload, qos, retain=retain)
 
     def publish_nowait(self, topic: str, payload: bytes, qos: int = 1) -> None:
@@ -237,10 +260,11 @@ class Actor:
 
     def try_subscribe(self, *filters: str, qos: int = 1) -> list[int] | None:
         """One SUBSCRIBE with *filters*: the SUBACK codes, or None when the broker closed
-        the connection instead (refusing the whole packet)."""
+        the connection instead (refusing the whole packet; the actor is connected again)."""
         try:
             codes = self.client.subscribe(*filters, qos=qos)
         except PeerClosed:
+            self._reopen()
             return None
         self._held += [f for f, c in zip(filters, codes, strict=False) if c < 0x80]
         return codes
@@ -399,17 +423,23 @@ def raw_reader(
 
 
 def read_until(
-    reader: Reader, token: bytes, forbidden: dict[bytes, str], *, timeout: float = 5.0
+    reader: Reader,
+    token: bytes,
+    forbidden: dict[bytes, str],
+    *,
+    timeout: float = 5.0,
+    seen: list[Received] | None = None,
 ) -> list[Received]:
     """Read what *reader* gets until the sentinel payload *token*; fail on any payload in
     *forbidden* (payload -> the topic it was published to) and on any message on a topic
-    the profile does not let *reader* read.
+    the profile does not let *reader* read. Returns the messages before the sentinel
+    (appended to *seen* when given, which then keeps them even if the sentinel is lost).
 
     Raises:
         AssertionError: a leak.
         SentinelLost: *token* never came (nothing proven: a harness error).
     """
-    seen: list[Received] = []
+    seen = [] if seen is None else seen
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from mqttsec.fixtures.clients import Received
 from mqttsec.fixtures.plugin import mqttsec_unsupported
 from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.fixtures.targets import RunningTarget
 
 from ._judge import Lab
+from ._silenced import SentinelAfterRefusal
 from ._support import (
     CLOSED,
     LISTENER,
@@ -158,7 +160,7 @@ def test_wildcard_in_place_of_a_level(
     checked = 0
     for name, leak in leaks(lab):
         reader = lab.actor(name)
-        chosen = leak.forbidden[:4]
+        chosen = list(leak.forbidden[:4])
         filters = list(dict.fromkeys(f for t in chosen for f in substituted(t)))
         codes = reader.subscribe(*filters)
         granted = [f for f, c in zip(filters, codes, strict=True) if c < 0x80]
@@ -189,6 +191,7 @@ def test_dollar_topics_not_matched(
     internals into bridges and loggers that subscribe to ``#``.
     """
     lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
+    after = SentinelAfterRefusal("a retained PUBLISH to a '$' topic")
     checked = 0
     for name in lab.users:
         reader = lab.actor(name)
@@ -200,10 +203,9 @@ def test_dollar_topics_not_matched(
         writer.try_publish(dollar, b"dollar", retain=True)  # refused by closing: fine
         reader.subscribe("#", "+", "+/#", "+/+/#")
         assert reader.subscribe(sentinel)[0] < 0x80
-        token = unique("dollar-sentinel").encode()
+        seen: list[Received] = []
         try:
-            writer.send_sentinel(sentinel, token)
-            seen = read_until(reader, token, {})
+            after.prove(writer, reader, sentinel, {}, seen=seen)
         finally:
             writer.try_publish(dollar, b"", retain=True)
         bad = [m.topic for m in seen if m.topic.startswith("$")]
@@ -231,6 +233,7 @@ def test_sys_cannot_be_forged(
     forgery outlives the attacker's connection.
     """
     lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
+    after = SentinelAfterRefusal("a PUBLISH to '$SYS'")
     checked = 0
     for name in lab.users:
         forger = lab.actor(name)
@@ -247,9 +250,7 @@ def test_sys_cannot_be_forged(
         forged = {unique(f"forged-{name}").encode(): t for t in topics}
         for payload, topic in forged.items():
             forger.try_publish(topic, payload, retain=True)  # refused by closing: fine
-        token = unique("sys-sentinel").encode()
-        forger.send_sentinel(sentinel, token)
-        read_until(observer, token, forged)
+        after.prove(forger, observer, sentinel, forged)
         late = lab.actor(observer.user)
         late.subscribe(*topics)
         retained_token = unique("sys-retained").encode()
@@ -285,7 +286,7 @@ def test_shared_forbidden_filters(
     for name, leak in leaks(lab):
         reader = lab.actor(name)
         group = unique("grp")
-        chosen = leak.forbidden[:3]
+        chosen = list(leak.forbidden[:3])
         inner = list(dict.fromkeys([*chosen, *(f for t in chosen for f in substituted(t))]))
         shared = [f"$share/{group}/{f}" for f in inner]
         codes = reader.subscribe(*shared)

@@ -44,7 +44,7 @@ class TestEjabberd(TargetContract):
     def test_capabilities(self, running: RunningTarget) -> None:
         assert Capability.MQTT5 in running.capabilities
         assert Capability.MTLS not in running.capabilities
-        for key in ("mtls:mtls", "identity-as-username:mtls", "acl-patterns"):
+        for key in ("mtls:mtls", "identity-as-username:mtls", "acl-patterns", "acl-deny"):
             assert key in running.unsupported, key
         assert isinstance(running, ProcessTarget)
         workdir = running.process.console.parent.parent
@@ -66,11 +66,16 @@ class TestEjabberd(TargetContract):
             alice.close()
 
 
-def test_access_rules_put_deny_first(profile: SecurityProfile) -> None:
+def test_access_rules_hold_grants_only(profile: SecurityProfile) -> None:
+    """mod_mqtt allows when any matching filter allows, so deny entries would be inert:
+    each granted filter lists its grantees, and ``#`` is always there to deny the rest."""
     read = render_access_rules(profile, Grant.READ)
-    assert read["sensors/private/#"][0] == {"deny": "u_alice"}
-    assert {"allow": "u_admin"} in read["sensors/private/#"]
-    assert list(read)[-1] == "#" and read["#"][-1] == "deny"
+    write = render_access_rules(profile, Grant.WRITE)
+    assert read["sensors/#"] == [{"allow": "u_alice"}, "deny"]
+    assert read["#"] == write["#"] == [{"allow": "u_admin"}, "deny"]
+    assert "sensors/private/#" not in read
+    assert "sensors/#" not in write and write["sensors/bob/#"] == [{"allow": "u_bob"}, "deny"]
+    assert all("deny" not in e for t in (read, write) for v in t.values() for e in v[:-1])
 
 
 def test_stop_leaves_nothing(profile: SecurityProfile, pki: PkiFiles, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ from mqttsec.fixtures.profile import SecurityProfile
 from mqttsec.fixtures.targets import Capability, RunningTarget, get_target
 from mqttsec.fixtures.targets._process import ProcessTarget, client_tls_context
 from mqttsec.fixtures.targets.rabbitmq import topic_regex
+from mqttsec.reference_broker.protocol import Puback, Publish, QoS
 
 from ._comparison import require_installed
 from .mqtt_client import connect
@@ -76,6 +78,29 @@ class TestRabbitMQ(TargetContract):
                 bob.publish("devices/dev8/telemetry", b"no", qos=1)
         finally:
             bob.close()
+
+    def test_retained_only_for_exact_filters(
+        self, running: RunningTarget, profile: SecurityProfile
+    ) -> None:
+        """What ``retain-wildcard`` declares: a retained message does not come through
+        ``sensors/#`` (proven by a live sentinel after it), only for its exact topic."""
+        assert "retain-wildcard" in running.unsupported
+        admin = login(running, profile, "admin", "plain")
+        alice = login(running, profile, "alice", "plain")
+        topic = f"sensors/retained-{secrets.token_hex(4)}"
+        try:
+            admin.send(Publish(topic, b"kept", QoS.AT_LEAST_ONCE, retain=True, packet_id=1))
+            admin.expect(Puback)
+            assert alice.subscribe("sensors/#") == [1]
+            admin.publish("sensors/sentinel", b"now", qos=1)
+            assert alice.collect_until("sensors/sentinel", b"now") == []
+            assert alice.subscribe(topic) == [1]
+            admin.publish("sensors/sentinel", b"again", qos=1)
+            assert alice.collect_until("sensors/sentinel", b"again") == [(topic, b"kept")]
+        finally:
+            admin.send(Publish(topic, b"", retain=True))
+            admin.close()
+            alice.close()
 
     def test_everything_on_loopback_and_stop(self, running: RunningTarget) -> None:
         assert isinstance(running, ProcessTarget)
