@@ -9,6 +9,9 @@ Whether the bytes really break a rule is not assumed from the label: the spec-ex
 decides (:func:`mqttsec.fuzz.wire.codec_objection`). Some mutations leave a valid stream (a
 longer remaining length on PUBLISH just lengthens the payload), and the harness then
 accepts any answer.
+
+The MQTT 5.0 property mutations are built in :mod:`mqttsec.fuzz.property_mutations`, the
+cached draws all of them share in :mod:`mqttsec.fuzz._draws`; the catalogue of labels is here.
 """
 
 from __future__ import annotations
@@ -16,34 +19,46 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Any, Final
+from typing import Final
 
 from hypothesis import strategies as st
 
 from mqttsec.reference_broker.protocol import (
-    PROPERTY_SPECS,
     Connack,
-    Connect,
-    Packet,
-    PacketType,
     Pingresp,
     Properties,
     PropertyId,
     ProtocolVersion,
     Publish,
-    QoS,
     Suback,
     Subscribe,
     Subscription,
     Unsuback,
     Unsubscribe,
-    Will,
     encode,
 )
 
+from ._draws import (
+    binaries,
+    client_packet,
+    encoded,
+    ints,
+    packet_lists,
+    pick,
+    pooled_connects,
+    pooled_wills,
+    topic_names,
+)
 from .packets import VERSIONS, packet_ids
-from .pool import pools, sampled_topics, values_for
-from .wire import MARKER, MARKER_BYTES, frame, raw_property, split, vbi
+from .property_mutations import (
+    prop_bad_value,
+    prop_duplicate,
+    prop_length,
+    prop_length_vbi,
+    prop_not_allowed,
+    prop_unknown,
+)
+from .wire import MARKER, MARKER_BYTES, frame, split, vbi
 
 __all__ = ["LABELS", "Malformed", "malformed", "mutation_strategies"]
 
@@ -67,62 +82,11 @@ class Malformed:
     login: bool = True
 
 
-@cache
-def _ints(low: int, high: int) -> st.SearchStrategy[int]:
-    """Cached: a strategy object made anew in every draw would be validated and labelled
-    anew each time, which costs more than the draw."""
-    return st.integers(low, high)
-
-
-@cache
-def _bin(min_size: int, max_size: int) -> st.SearchStrategy[bytes]:
-    return st.binary(min_size=min_size, max_size=max_size)
-
-
-@cache
-def _pick(*items: Any) -> st.SearchStrategy[Any]:
-    return st.sampled_from(items)
-
-
-@cache
-def _packet_lists(version: ProtocolVersion) -> st.SearchStrategy[list[Packet]]:
-    return st.lists(_client_packet(version), min_size=1, max_size=3)
-
-
 _CONTINUED: Final = st.binary(min_size=1, max_size=4).map(lambda b: bytes(x | 0x80 for x in b))
 """1-4 bytes each with the VBI continuation bit set."""
 
 
-_versions = _pick(*VERSIONS)
-
-
-_POOL_VIEWS: Final = {"any": "client", "long": "long", "not-publish": "not_publish",
-                      "with-id": "with_id", "publish": "publishes", "qos0": "qos0"}  # fmt: skip
-
-
-@cache
-def _client_packet(version: ProtocolVersion, what: str = "any") -> st.SearchStrategy[Packet]:
-    """A valid packet a logged-in client may send (not CONNECT), one draw from the pool;
-    *what* narrows it: ``"long"`` more than two bytes, ``"not-publish"``, ``"with-id"`` one
-    with a packet id, ``"publish"``, ``"qos0"`` a QoS 0 PUBLISH."""
-    return st.sampled_from(getattr(pools(version), _POOL_VIEWS[what]))
-
-
-@cache
-def _connects(version: ProtocolVersion) -> st.SearchStrategy[Connect]:
-    return st.sampled_from(pools(version).connects)
-
-
-@cache
-def _wills(version: ProtocolVersion) -> st.SearchStrategy[Will]:
-    return st.sampled_from(pools(version).wills)
-
-
-def _enc(packet: Packet, version: ProtocolVersion) -> bytes:
-    return pools(version).raw(packet)
-
-
-topic_names: Final = sampled_topics()
+_versions = pick(*VERSIONS)
 
 
 def _case(
@@ -158,34 +122,34 @@ def _v5_case(
 
 
 def _length_long(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(_enc(draw(_client_packet(v)), v))
-    extra = draw(_bin(1, 8))
+    b0, body = split(encoded(draw(client_packet(v)), v))
+    extra = draw(binaries(1, 8))
     return bytes((b0,)) + vbi(len(body) + len(extra)) + body + extra
 
 
 def _length_short(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(_enc(draw(_client_packet(v, "long")), v))
-    cut = draw(_ints(1, len(body)))
+    b0, body = split(encoded(draw(client_packet(v, "long")), v))
+    cut = draw(ints(1, len(body)))
     return bytes((b0,)) + vbi(len(body) - cut) + body
 
 
 def _vbi_overlong(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(_enc(draw(_client_packet(v)), v))
+    b0, body = split(encoded(draw(client_packet(v)), v))
     short = bytearray(vbi(len(body)))
-    pad = draw(_ints(1, 5 - len(short)))
+    pad = draw(ints(1, 5 - len(short)))
     short[-1] |= 0x80
     long_form = bytes(short) + b"\x80" * (pad - 1) + b"\x00"
     return bytes((b0,)) + long_form + body
 
 
 def _vbi_truncated(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0 = draw(_pick(0x30, 0x82, 0xA2, 0x62, 0x40))
+    b0 = draw(pick(0x30, 0x82, 0xA2, 0x62, 0x40))
     return bytes((b0,)) + draw(_CONTINUED)
 
 
 def _vbi_five_bytes(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0 = draw(_pick(0x30, 0x82, 0xA2, 0x40, 0xC0))
-    return bytes((b0,)) + b"\xff\xff\xff\xff" + draw(_bin(1, 1))
+    b0 = draw(pick(0x30, 0x82, 0xA2, 0x40, 0xC0))
+    return bytes((b0,)) + b"\xff\xff\xff\xff" + draw(binaries(1, 1))
 
 
 # --- fixed header flags, QoS 3, packet identifier 0 --------------------------------------
@@ -194,20 +158,20 @@ _FIXED: Final = {4: 0, 5: 0, 6: 2, 7: 0, 8: 2, 10: 2, 12: 0, 14: 0, 15: 0}
 
 
 def _reserved_flags(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    packet = draw(_client_packet(v, "not-publish"))
-    b0, body = split(_enc(packet, v))
+    packet = draw(client_packet(v, "not-publish"))
+    b0, body = split(encoded(packet, v))
     right = _FIXED[b0 >> 4]
-    flags = (right + draw(_ints(1, 15))) % 16
+    flags = (right + draw(ints(1, 15))) % 16
     return frame((b0 & 0xF0) | flags, body)
 
 
 def _publish_dup_qos0(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(_enc(draw(_client_packet(v, "qos0")), v))
+    b0, body = split(encoded(draw(client_packet(v, "qos0")), v))
     return frame(b0 | 0x08, body)
 
 
 def _qos3_publish(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(_enc(draw(_client_packet(v, "publish")), v))
+    b0, body = split(encoded(draw(client_packet(v, "publish")), v))
     return frame(b0 | 0x06, body)
 
 
@@ -220,13 +184,13 @@ def _qos3_subscribe(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
 def _subscribe_options_reserved(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
     sub = Subscribe(draw(packet_ids), (Subscription(draw(topic_names)),))
     b0, body = split(encode(sub, v))
-    bits = draw(_pick(*[0x40, 0x80, 0xC0, 0x30] if v is V5 else [0x04, 0x40, 0x80]))
+    bits = draw(pick(*[0x40, 0x80, 0xC0, 0x30] if v is V5 else [0x04, 0x40, 0x80]))
     return frame(b0, body[:-1] + bytes((body[-1] | bits,)))
 
 
 def _packet_id_zero(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    packet = draw(_client_packet(v, "with-id"))
-    b0, body = split(_enc(packet, v))
+    packet = draw(client_packet(v, "with-id"))
+    b0, body = split(encoded(packet, v))
     if isinstance(packet, Publish):
         at = 2 + int.from_bytes(body[:2], "big")
         return frame(b0, body[:at] + b"\x00\x00" + body[at + 2 :])
@@ -240,7 +204,7 @@ def _marked(draw: st.DrawFn, v: ProtocolVersion, field: str) -> tuple[bytes, boo
     """A valid packet with :data:`MARKER` in one string field; (bytes, is CONNECT)."""
     m = MARKER
     if field == "topic":
-        return encode(Publish(m, draw(_bin(0, 8))), v), False
+        return encode(Publish(m, draw(binaries(0, 8))), v), False
     if field == "filter":
         return encode(Subscribe(draw(packet_ids), (Subscription(m),)), v), False
     if field == "unsubscribe":
@@ -253,13 +217,13 @@ def _marked(draw: st.DrawFn, v: ProtocolVersion, field: str) -> tuple[bytes, boo
     if field == "response-topic":
         props = Properties([(PropertyId.RESPONSE_TOPIC, m)])
         return encode(Publish(draw(topic_names), b"x", properties=props), V5), False
-    connect = draw(_connects(v))
+    connect = draw(pooled_connects(v))
     if field == "client-id":
         connect = replace(connect, client_id=m)
     elif field == "username":
         connect = replace(connect, username=m)
     else:  # will topic
-        will = draw(_wills(v))
+        will = draw(pooled_wills(v))
         connect = replace(connect, will=replace(will, topic=m))
     return encode(connect, v), True
 
@@ -290,8 +254,8 @@ def _bad_string(
     def strategy(draw: st.DrawFn) -> Malformed:
         v = draw(versions)
         pool = fields + list(v5_fields if v is V5 else ())
-        raw, is_connect = _marked(draw, v, draw(_pick(*pool)))
-        bad = raw.replace(MARKER_BYTES, draw(_pick(*choices)), 1)
+        raw, is_connect = _marked(draw, v, draw(pick(*pool)))
+        bad = raw.replace(MARKER_BYTES, draw(pick(*choices)), 1)
         return Malformed(label, v, bad, login=not is_connect)
 
     return strategy()
@@ -300,146 +264,27 @@ def _bad_string(
 def _string_length_past_end(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
     topic = draw(topic_names)
     b0, body = split(encode(Publish(topic, b""), v))
-    claimed = draw(_ints(len(body) - 1, 0xFFFF))
+    claimed = draw(ints(len(body) - 1, 0xFFFF))
     return frame(b0, claimed.to_bytes(2, "big") + body[2:])
 
 
 def _oversize_field(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    size = draw(_pick(65535, 65534, 32768))
-    return encode(Publish("a" * size, draw(_bin(0, 8))), v)
+    size = draw(pick(65535, 65534, 32768))
+    return encode(Publish("a" * size, draw(binaries(0, 8))), v)
 
 
 def _oversize_payload(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return encode(Publish(draw(topic_names), b"\xa5" * draw(_pick(65536, 262144))), v)
-
-
-# --- MQTT 5.0 properties -----------------------------------------------------------------
-
-_UNKNOWN_IDS: Final = sorted(set(range(0x80)) - {int(p) for p in PROPERTY_SPECS})
-_CONTEXTS: Final = (PacketType.PUBLISH, PacketType.SUBSCRIBE, PacketType.UNSUBSCRIBE)
-
-
-def _with_property_block(
-    draw: st.DrawFn,
-    make_block: Callable[[PacketType], bytes],
-    contexts: tuple[PacketType, ...] = _CONTEXTS,
-) -> bytes:
-    """A v5 PUBLISH/SUBSCRIBE/UNSUBSCRIBE whose property block is *make_block(context)*."""
-    context = draw(_pick(*contexts))
-    topic = draw(topic_names)
-    if context is PacketType.PUBLISH:
-        qos = QoS(draw(_ints(0, 2)))
-        p: Packet = Publish(topic, b"pl", qos, packet_id=draw(packet_ids) if qos else None)
-        b0, body = split(encode(p, V5))
-        at = 2 + len(topic.encode()) + (2 if qos else 0)
-    else:
-        p = (
-            Subscribe(1, (Subscription(topic),))
-            if context is PacketType.SUBSCRIBE
-            else Unsubscribe(1, (topic,))
-        )
-        b0, body = split(encode(p, V5))
-        at = 2
-    assert body[at] == 0
-    block = make_block(context)
-    return frame(b0, body[:at] + vbi(len(block)) + block + body[at + 1 :])
-
-
-def _allowed(context: PacketType, repeatable: bool | None = None) -> list[PropertyId]:
-    return [
-        pid
-        for pid, spec in PROPERTY_SPECS.items()
-        if context in spec.contexts
-        and (repeatable is None or (pid is PropertyId.USER_PROPERTY) == repeatable)
-    ]
-
-
-def _value(draw: st.DrawFn, pid: PropertyId) -> object:
-    return draw(_values(pid))
-
-
-@cache
-def _values(pid: PropertyId) -> st.SearchStrategy[object]:
-    return st.sampled_from(values_for(pid))
-
-
-def _prop_unknown(draw: st.DrawFn) -> bytes:
-    def block(context: PacketType) -> bytes:
-        pid = draw(_pick(*_UNKNOWN_IDS))
-        return vbi(pid) + draw(_bin(0, 4))
-
-    return _with_property_block(draw, block)
-
-
-def _prop_duplicate(draw: st.DrawFn) -> bytes:
-    def block(context: PacketType) -> bytes:
-        pid = draw(
-            _pick(
-                *[
-                    p
-                    for p in _allowed(context, repeatable=False)
-                    if not (
-                        context is PacketType.PUBLISH and p is PropertyId.SUBSCRIPTION_IDENTIFIER
-                    )
-                ]
-            )
-        )
-        return b"".join(raw_property(pid, _value(draw, pid)) for _ in range(2))  # type: ignore[arg-type]
-
-    return _with_property_block(draw, block, _CONTEXTS[:2])  # UNSUBSCRIBE: user props only
-
-
-def _prop_not_allowed(draw: st.DrawFn) -> bytes:
-    def block(context: PacketType) -> bytes:
-        pid = draw(_pick(*[p for p in PROPERTY_SPECS if context not in PROPERTY_SPECS[p].contexts]))
-        return raw_property(pid, _value(draw, pid))  # type: ignore[arg-type]
-
-    return _with_property_block(draw, block)
-
-
-def _prop_bad_value(draw: st.DrawFn) -> bytes:
-    choices = {
-        PacketType.PUBLISH: [
-            raw_property(PropertyId.TOPIC_ALIAS, 0),
-            raw_property(PropertyId.PAYLOAD_FORMAT_INDICATOR, 2),
-            raw_property(PropertyId.SUBSCRIPTION_IDENTIFIER, 1),  # client may not send it
-            raw_property(PropertyId.RESPONSE_TOPIC, "a/+/b"),
-            raw_property(PropertyId.CONTENT_TYPE, "\ud800x"),
-        ],
-        PacketType.SUBSCRIBE: [raw_property(PropertyId.SUBSCRIPTION_IDENTIFIER, 0)],
-        PacketType.UNSUBSCRIBE: [raw_property(PropertyId.USER_PROPERTY, ("a\x00", "b"))],
-    }
-    return _with_property_block(draw, lambda c: draw(_pick(*choices[c])))
-
-
-def _prop_length(draw: st.DrawFn) -> bytes:
-    """A property block whose length or last value runs past what is there."""
-
-    def block(context: PacketType) -> bytes:
-        pid = draw(_pick(*_allowed(context)))
-        item = raw_property(pid, _value(draw, pid))  # type: ignore[arg-type]
-        return item[: draw(_ints(1, len(item) - 1))] if len(item) > 1 else item
-
-    return _with_property_block(draw, block)
-
-
-def _prop_length_vbi(draw: st.DrawFn) -> bytes:
-    """The property length itself overlong or longer than four bytes."""
-    raw = encode(Publish(draw(topic_names), b"x"), V5)
-    b0, body = split(raw)
-    at = 2 + int.from_bytes(body[:2], "big")
-    bad = draw(_pick(b"\x80\x00", b"\x80\x80\x00", b"\xff\xff\xff\xff\x01", b"\x80"))
-    return frame(b0, body[:at] + bad + body[at + 1 :])
+    return encode(Publish(draw(topic_names), b"\xa5" * draw(pick(65536, 262144))), v)
 
 
 # --- CONNECT as the first packet, and the wrong packet for the state ----------------------
 
 
 def _connect_bad(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    raw = _enc(draw(_connects(v)), v)
+    raw = encoded(draw(pooled_connects(v)), v)
     b0, body = split(raw)
     flags_at = 7
-    kind = draw(_pick("reserved", "will-qos3", "will-bits", "name", "level", "pw-no-user"))
+    kind = draw(pick("reserved", "will-qos3", "will-bits", "name", "level", "pw-no-user"))
     body_b = bytearray(body)
     if kind == "reserved":
         body_b[flags_at] |= 0x01
@@ -447,26 +292,26 @@ def _connect_bad(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
         body_b[flags_at] |= 0x18 if body_b[flags_at] & 0x04 else 0x00
         body_b[flags_at] |= 0x18
     elif kind == "will-bits" and not body_b[flags_at] & 0x04:
-        body_b[flags_at] |= draw(_pick(0x08, 0x10, 0x20))
+        body_b[flags_at] |= draw(pick(0x08, 0x10, 0x20))
     elif kind == "name":
-        body_b[2:6] = draw(_pick(b"MQTt", b"MQIs", b"\x00QTT", b"mqtt"))
+        body_b[2:6] = draw(pick(b"MQTt", b"MQIs", b"\x00QTT", b"mqtt"))
     elif kind == "level":
-        body_b[6] = draw(_pick(0, 3, 6, 0xFF))
+        body_b[6] = draw(pick(0, 3, 6, 0xFF))
     elif kind == "pw-no-user":
         body_b[flags_at] = (body_b[flags_at] | 0x40) & 0x7F
     return frame(b0, bytes(body_b))
 
 
 def _before_connect(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return _enc(draw(_client_packet(v)), v)
+    return encoded(draw(client_packet(v)), v)
 
 
 def _second_connect(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return _enc(draw(_connects(v)), v)
+    return encoded(draw(pooled_connects(v)), v)
 
 
 def _server_packet(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    choice = draw(_pick("connack", "suback", "unsuback", "pingresp", "type0", "type15"))
+    choice = draw(pick("connack", "suback", "unsuback", "pingresp", "type0", "type15"))
     if choice == "connack":
         return encode(Connack(), v)
     if choice == "suback":
@@ -476,30 +321,30 @@ def _server_packet(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
     if choice == "pingresp":
         return encode(Pingresp(), v)
     b0 = 0x00 if choice == "type0" else 0xF0
-    return frame(b0, draw(_bin(0, 4)) if v is not V5 or b0 == 0 else b"")
+    return frame(b0, draw(binaries(0, 4)) if v is not V5 or b0 == 0 else b"")
 
 
 # --- untargeted: flips, truncation, noise, valid traffic ----------------------------------
 
 
 def _flip(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    raw = bytearray(_enc(draw(_client_packet(v)), v))
-    for _ in range(draw(_ints(1, 3))):
-        raw[draw(_ints(0, len(raw) - 1))] = draw(_ints(0, 255))
+    raw = bytearray(encoded(draw(client_packet(v)), v))
+    for _ in range(draw(ints(1, 3))):
+        raw[draw(ints(0, len(raw) - 1))] = draw(ints(0, 255))
     return bytes(raw)
 
 
 def _truncate_refit(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    b0, body = split(_enc(draw(_client_packet(v, "long")), v))
-    return frame(b0, body[: draw(_ints(0, len(body) - 1))])
+    b0, body = split(encoded(draw(client_packet(v, "long")), v))
+    return frame(b0, body[: draw(ints(0, len(body) - 1))])
 
 
 def _noise(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return draw(_bin(1, 64))
+    return draw(binaries(1, 64))
 
 
 def _valid(draw: st.DrawFn, v: ProtocolVersion) -> bytes:
-    return b"".join(_enc(p, v) for p in draw(_packet_lists(v)))
+    return b"".join(encoded(p, v) for p in draw(packet_lists(v)))
 
 
 @cache
@@ -510,7 +355,7 @@ def mutation_strategies(
     (every :data:`LABELS` entry; without 5.0, none of the ``property:`` ones)."""
     if not versions or any(v not in VERSIONS for v in versions):
         raise ValueError(f"versions must be some of {VERSIONS}, not {versions!r}")
-    vs = _pick(*versions)
+    vs = pick(*versions)
 
     def case(
         label: str, build: Callable[[st.DrawFn, ProtocolVersion], bytes], *, login: bool = True
@@ -541,12 +386,12 @@ def mutation_strategies(
         "oversize:string-length": case("oversize:string-length", _string_length_past_end),
         "oversize:field": case("oversize:field", _oversize_field),
         "oversize:payload": case("oversize:payload", _oversize_payload),
-        "property:unknown-id": _v5_case("property:unknown-id", _prop_unknown),
-        "property:duplicate": _v5_case("property:duplicate", _prop_duplicate),
-        "property:not-allowed": _v5_case("property:not-allowed", _prop_not_allowed),
-        "property:bad-value": _v5_case("property:bad-value", _prop_bad_value),
-        "property:truncated": _v5_case("property:truncated", _prop_length),
-        "property:length-vbi": _v5_case("property:length-vbi", _prop_length_vbi),
+        "property:unknown-id": _v5_case("property:unknown-id", prop_unknown),
+        "property:duplicate": _v5_case("property:duplicate", prop_duplicate),
+        "property:not-allowed": _v5_case("property:not-allowed", prop_not_allowed),
+        "property:bad-value": _v5_case("property:bad-value", prop_bad_value),
+        "property:truncated": _v5_case("property:truncated", prop_length),
+        "property:length-vbi": _v5_case("property:length-vbi", prop_length_vbi),
         "connect:bad-header": case("connect:bad-header", _connect_bad, login=False),
         "state:before-connect": case("state:before-connect", _before_connect, login=False),
         "state:second-connect": case("state:second-connect", _second_connect),

@@ -13,7 +13,7 @@ ActiveMQ (no deny rules) ``sensors/private/x`` is not probed for alice, while he
 Two limits change *how* the broker answers rather than what it grants:
 
 - ``subscribe-denied-closes``: a denied SUBSCRIBE or PUBLISH closes the connection. That is
-  a legal refusal; :class:`~._support.Actor` reconnects and carries on. Only a check that
+  a legal refusal; :class:`~._actor.Actor` reconnects and carries on. Only a check that
   needs the same connection to go on (one SUBSCRIBE with allowed and denied filters) is
   unsupported then.
 - ``acl-read-at-delivery``: read access is checked against the SUBSCRIBE filter only, so a
