@@ -15,18 +15,16 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from mqttsec import __version__
-from mqttsec.errors import ConfigError, MQTTSecError
+from mqttsec.errors import ConfigError
 from mqttsec.reports.results import Outcome, ScenarioResult
 from mqttsec.run_command import (
     EXIT_ERROR,
     EXIT_OK,
     add_common_options,
-    plan_from_args,
+    launch,
     print_files,
     split_pytest_args,
 )
-from mqttsec.run_plan import execute
 from mqttsec.run_summary import print_table, unusable_targets
 
 __all__ = ["installed_targets", "main", "print_differences"]
@@ -80,30 +78,24 @@ def print_differences(out: TextIO, rows: Sequence[ScenarioResult], *, limit: int
         print(f"  ... and {len(differ) - limit} more (see the matrix)", file=out)
 
 
+def _targets(given: Sequence[str] | None) -> list[str]:
+    """The targets to compare, once each: two or more, else a ConfigError saying so."""
+    targets = list(dict.fromkeys(given or installed_targets()))
+    if len(targets) < 2:
+        raise ConfigError(
+            f"compare needs two or more targets (got {', '.join(targets) or 'none'}); "
+            "give --target T1 --target T2, or use `mqttsec run` for one"
+        )
+    return targets
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``mqttsec compare [--target T ...] [options] [-- pytest args]``; the exit code."""
     options, extra = split_pytest_args(sys.argv[1:] if argv is None else argv)
     args = _build_parser().parse_args(options)
-    try:
-        targets = list(dict.fromkeys(args.target or installed_targets()))
-        if len(targets) < 2:
-            raise ConfigError(
-                f"compare needs two or more targets (got {', '.join(targets) or 'none'}); "
-                "give --target T1 --target T2, or use `mqttsec run` for one"
-            )
-        plan = plan_from_args(args, targets, extra)
-        print(
-            f"mqttsec {__version__} compare: {', '.join(plan.targets)}; profile "
-            f"{plan.profile or 'default'}; {plan.workers or 'no'} xdist workers",
-            flush=True,
-        )
-        outcome = execute(plan)
-    except MQTTSecError as exc:
-        print(f"mqttsec: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        return 130
-    print()
+    outcome = launch("compare", args, extra, lambda: _targets(args.target))
+    if isinstance(outcome, int):
+        return outcome
     print_table(sys.stdout, outcome.rows, by_family=False)
     print_differences(sys.stdout, outcome.rows)
     print_files(outcome)

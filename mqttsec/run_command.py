@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mqttsec import __version__
@@ -29,6 +29,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "add_common_options",
+    "launch",
     "main",
     "plan_from_args",
     "print_files",
@@ -201,26 +202,53 @@ def print_files(outcome: RunOutcome) -> None:
     print("\nwritten: " + ", ".join(f"{name} {path}" for name, path in files.items()))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``mqttsec run [options] [-- pytest args]``; returns the exit code."""
-    options, extra = split_pytest_args(sys.argv[1:] if argv is None else argv)
-    args = _build_parser().parse_args(options)
+def launch(
+    command: str,
+    args: argparse.Namespace,
+    pytest_args: Sequence[str],
+    targets: Callable[[], list[str]],
+    *,
+    check: Callable[[RunOutcome], None] | None = None,
+) -> RunOutcome | int:
+    """Check what the user gave, say what runs, run it and *check* the outcome: the part of
+    ``mqttsec run`` and ``mqttsec compare`` that is the same, so both fail the same way.
+
+    *targets* is called inside, so its ConfigError is reported like any other input's.
+    Returns the outcome, or the exit code when the run could not happen: 2 with one
+    ``mqttsec: error:`` line (never a traceback), 130 on Ctrl-C.
+    """
     try:
-        targets = list(dict.fromkeys(args.target or ["reference"]))
-        plan = plan_from_args(args, targets, extra)
+        plan = plan_from_args(args, targets(), pytest_args)
         print(
-            f"mqttsec {__version__} run: {', '.join(plan.targets)}; profile "
+            f"mqttsec {__version__} {command}: {', '.join(plan.targets)}; profile "
             f"{plan.profile or 'default'}; {plan.workers or 'no'} xdist workers",
             flush=True,
         )
         outcome = execute(plan)
-        _raise_for_unusable(outcome.rows)
+        if check is not None:
+            check(outcome)
     except MQTTSecError as exc:
         print(f"mqttsec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     print()
+    return outcome
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``mqttsec run [options] [-- pytest args]``; returns the exit code."""
+    options, extra = split_pytest_args(sys.argv[1:] if argv is None else argv)
+    args = _build_parser().parse_args(options)
+    outcome = launch(
+        "run",
+        args,
+        extra,
+        lambda: list(dict.fromkeys(args.target or ["reference"])),
+        check=lambda done: _raise_for_unusable(done.rows),
+    )
+    if isinstance(outcome, int):
+        return outcome
     print_table(sys.stdout, outcome.rows, by_family=True)
     print_failures(sys.stdout, outcome.rows)
     print_files(outcome)

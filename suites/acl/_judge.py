@@ -135,6 +135,14 @@ class Lab:
                 kept.append(topic)
         return kept
 
+    def subscribe_beyond(self, reader: Actor, filters: list[str], topics: list[str]) -> list[str]:
+        """Subscribe *reader* to *filters* in one SUBSCRIBE, then :meth:`beyond_limits` with
+        the filters the broker granted: the forbidden *topics* whose absence still proves
+        something."""
+        codes = reader.subscribe(*filters)
+        granted = [f for f, c in zip(filters, codes, strict=True) if c < 0x80]
+        return self.beyond_limits(reader, granted, topics)
+
     def nothing_checked(self, why: str) -> None:
         """End a scenario that judged nothing as unsupported: with the target's reasons
         when probes were left out for its declared limits, else with *why*."""
@@ -171,6 +179,20 @@ class Lab:
             if writer.may_publish(topic) or self.sentinel(writer, observer) is not None:
                 return observer
         return None
+
+    def paths(
+        self, readers: Iterable[Actor] | None = None, writers: Iterable[Actor] | None = None
+    ) -> list[tuple[Actor, Actor]]:
+        """(writer, observer) pairs with a sentinel path between them, observers from
+        *readers* and writers from *writers* (each: every standing connection when None):
+        who can prove that something did not arrive."""
+        writers = list(self.standing.values() if writers is None else writers)
+        return [
+            (w, o)
+            for o in (self.standing.values() if readers is None else readers)
+            for w in writers
+            if self.sentinel(w, o)
+        ]
 
     def writer_for(self, topic: str, reader: Actor, extra: Iterable[Actor] = ()) -> Actor | None:
         """A connection (standing, or one of *extra*) that may write *topic* and has a

@@ -55,6 +55,7 @@ __all__ = [
     "read_until",
     "sends",
     "sentinel_for",
+    "sentinel_proof",
     "unique",
 ]
 
@@ -236,6 +237,16 @@ def read_until(
         if message.payload == token:
             return seen
         seen.append(message)
+
+
+def sentinel_proof(
+    writer: Actor, sentinel: str, reader: Reader, forbidden: dict[bytes, str], label: str
+) -> list[Received]:
+    """Close a proof: *writer* sends a fresh sentinel (labelled *label*) to *sentinel*,
+    and :func:`read_until` reads *reader* up to it, failing on any of *forbidden*."""
+    token = unique(label).encode()
+    writer.send_sentinel(sentinel, token)
+    return read_until(reader, token, forbidden)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from mqttsec.reference_broker.protocol import (
 
 from ._judge import Lab
 from ._support import (
+    Actor,
     MqttClientFactory,
     RawReader,
     barred_from_getting,
@@ -41,6 +42,7 @@ from ._support import (
     probe_topics,
     raw_reader,
     read_until,
+    sentinel_proof,
     unique,
 )
 from .test_escalation import leaks, substituted
@@ -188,6 +190,20 @@ def _denied_plans(lab: Lab) -> list[tuple[str, str]]:
     return out
 
 
+def _denied_setup(
+    lab: Lab, raw: RawClientFactory, name: str, topic: str
+) -> tuple[Actor, Actor, str, RawReader]:
+    """For *name* publishing to *topic*, which it may not write: the author's actor, an
+    observer subscribed to *topic* and to the author's sentinel, that sentinel, and a raw
+    connection of the author's to publish the denied message on."""
+    author = lab.actor(name)
+    observer = lab.observer_for(topic, author)
+    assert observer is not None
+    sentinel = lab.listen(author, observer)
+    observer.subscribe(topic)
+    return author, observer, sentinel, raw_reader(raw, lab.profile, name)
+
+
 def _judge_ack(version: ProtocolVersion, code: int | None, closed: bool, what: str) -> None:
     """Record what the spec says of the answer to a denied QoS 1/2 PUBLISH."""
     if closed:
@@ -221,12 +237,7 @@ def test_denied_qos1_publish(
     lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name, topic in _denied_plans(lab):
-        author = lab.actor(name)
-        observer = lab.observer_for(topic, author)
-        assert observer is not None
-        sentinel = lab.listen(author, observer)
-        observer.subscribe(topic)
-        raw = raw_reader(mqtt_raw_client, mqtt_profile, name)
+        author, observer, sentinel, raw = _denied_setup(lab, mqtt_raw_client, name, topic)
         payload = unique(f"qos1-{name}").encode()
         try:
             ack = raw.raw.publish(topic, payload, qos=1, packet_id=7)
@@ -237,9 +248,7 @@ def test_denied_qos1_publish(
             assert isinstance(ack, Puback) and ack.packet_id == 7, f"answer {ack!r}, not PUBACK 7"
         code = int(ack.reason_code) if isinstance(ack, Puback) else None
         _judge_ack(mqtt_version, code, closed, f"{name!r} on {topic!r}")
-        token = unique("qos1-sentinel").encode()
-        author.send_sentinel(sentinel, token)
-        read_until(observer, token, {payload: topic})
+        sentinel_proof(author, sentinel, observer, {payload: topic}, "qos1-sentinel")
         checked += 1
     if not checked:
         lab.nothing_checked(f"profile {mqtt_profile.name!r}: no observable forbidden topic")
@@ -269,12 +278,7 @@ def test_denied_qos2_publish(
     lab = Lab(mqtt_client, mqtt_profile, mqtt_target)
     checked = 0
     for name, topic in _denied_plans(lab):
-        author = lab.actor(name)
-        observer = lab.observer_for(topic, author)
-        assert observer is not None
-        sentinel = lab.listen(author, observer)
-        observer.subscribe(topic)
-        raw = raw_reader(mqtt_raw_client, mqtt_profile, name)
+        author, observer, sentinel, raw = _denied_setup(lab, mqtt_raw_client, name, topic)
         payload = unique(f"qos2-{name}").encode()
         closed = False
         code = None
@@ -289,9 +293,7 @@ def test_denied_qos2_publish(
         except (PeerClosed, ClientTimeout):
             closed = True
         _judge_ack(mqtt_version, code, closed, f"{name!r} on {topic!r}")
-        token = unique("qos2-sentinel").encode()
-        author.send_sentinel(sentinel, token)
-        read_until(observer, token, {payload: topic})
+        sentinel_proof(author, sentinel, observer, {payload: topic}, "qos2-sentinel")
         checked += 1
     if not checked:
         lab.nothing_checked(f"profile {mqtt_profile.name!r}: no observable forbidden topic")

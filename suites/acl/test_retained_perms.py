@@ -35,7 +35,7 @@ from ._support import (
     sends,
     unique,
 )
-from .test_escalation import granted_filters, leaks
+from .test_escalation import granted_filters, leaks, under_filters
 
 SPEC = ["MQTT-3.3.1-5", "MQTT-3.3.1-6", "MQTT-3.3.5-2", "MQTT-3.8.4-3"]
 
@@ -71,13 +71,8 @@ def test_retained_through_granted_wildcard(
     for name, leak in leaks(lab):
         reader = lab.actor(name)
         filters = granted_filters(mqtt_profile, reader)
-        inside = [t for t in leak.forbidden if any(matches(f, t) for f in filters)]
-        wanted = [
-            t
-            for t in probe_topics(mqtt_profile, leak.writer.client_id)
-            if sends(leak.writer, t) and gets(reader, t)
-            if any(matches(f, t) for f in filters) and t != leak.sentinel
-        ]
+        inside, wanted = under_filters(mqtt_profile, leak, reader, filters)
+        wanted = [t for t in wanted if t != leak.sentinel]
         if not inside or not wanted:
             continue
         forbidden = {unique("retained-deny").encode(): t for t in inside}

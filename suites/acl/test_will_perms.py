@@ -34,6 +34,7 @@ from ._support import (
     probe_topics,
     read_until,
     sends,
+    sentinel_proof,
     unique,
 )
 
@@ -83,6 +84,24 @@ def will_and_drop(
     return accepted
 
 
+def drop_wills(
+    raw: RawClientFactory,
+    profile: SecurityProfile,
+    version: ProtocolVersion,
+    author: Actor,
+    topics: list[str],
+    label: str,
+) -> dict[bytes, str]:
+    """One :func:`will_and_drop` per topic, each with a fresh payload; returns payload ->
+    topic, what a reader must never get (refusing a will is as safe as not publishing it)."""
+    wills: dict[bytes, str] = {}
+    for topic in topics:
+        payload = unique(label).encode()
+        wills[payload] = topic
+        will_and_drop(raw, profile, version, author, topic.encode(), payload)
+    return wills
+
+
 RESERVED = ("$SYS/mqttsec/{x}", "$SYS/broker/version", "$CONTROL/dynamic-security/v1")
 
 
@@ -112,28 +131,17 @@ def test_will_to_reserved_topics(
         topics = [t.replace("{x}", unique("w")) for t in RESERVED]
         if any(author.may_publish(t) for t in topics):
             continue
-        plans = [
-            (w, o, s)
-            for o in lab.standing.values()
-            for w in lab.standing.values()
-            if (s := lab.sentinel(w, o))
-        ]
+        plans = lab.paths()
         plans.sort(key=lambda p: not p[1].may_receive(topics[0]))  # a $SYS reader first
         if not plans:
             continue
-        writer, observer, _ = plans[0]
+        writer, observer = plans[0]
         sentinel = lab.listen(writer, observer)
         observer.subscribe("$SYS/#", "$CONTROL/#")
-        wills: dict[bytes, str] = {}
-        for topic in topics:
-            payload = unique(f"reserved-will-{name}").encode()
-            wills[payload] = topic
-            will_and_drop(
-                mqtt_raw_client, mqtt_profile, mqtt_version, author, topic.encode(), payload
-            )
-        token = unique("will-sentinel").encode()
-        writer.send_sentinel(sentinel, token)
-        read_until(observer, token, wills)
+        wills = drop_wills(
+            mqtt_raw_client, mqtt_profile, mqtt_version, author, topics, f"reserved-will-{name}"
+        )
+        sentinel_proof(writer, sentinel, observer, wills, "will-sentinel")
         checked += 1
     if not checked:
         lab.nothing_checked(f"profile {mqtt_profile.name!r}: no observable reserved will")
@@ -163,19 +171,19 @@ def test_will_respects_readers(
             if not sends(author, topic):
                 continue
             readers = [o for o in lab.standing.values() if o.user != name and gets(o, topic)]
-            blind = [
-                (w, o, s)
-                for o in lab.standing.values()
-                if o.user != name and barred_from_getting(o, topic)
-                for w in lab.standing.values()
-                if (s := lab.sentinel(w, o))
-            ]
+            blind = lab.paths(
+                [
+                    o
+                    for o in lab.standing.values()
+                    if o.user != name and barred_from_getting(o, topic)
+                ]
+            )
             if readers and blind:
                 break
         else:
             continue
         reader = readers[0]
-        writer, outsider, _ = blind[0]
+        writer, outsider = blind[0]
         assert reader.subscribe(topic)[0] < 0x80
         sentinel = lab.listen(writer, outsider)
         outsider.subscribe(topic)
@@ -187,9 +195,7 @@ def test_will_respects_readers(
         got = reader.next_message()
         while got.payload != payload:
             got = reader.next_message()
-        token = unique("will-sentinel").encode()
-        writer.send_sentinel(sentinel, token)
-        read_until(outsider, token, {payload: topic})
+        sentinel_proof(writer, sentinel, outsider, {payload: topic}, "will-sentinel")
         checked += 1
     if not checked:
         lab.nothing_checked(f"profile {mqtt_profile.name!r}: no reader/non-reader pair for a will")
@@ -223,19 +229,16 @@ def test_retained_will_needs_write_access(
         for topic in probe_topics(mqtt_profile, author.client_id):
             if not barred_from_sending(author, topic):
                 continue
-            plans = [
-                (w, o, s)
-                for o in lab.standing.values()
-                if gets(o, topic)
-                for w in lab.standing.values()
-                if sends(w, topic) and (s := lab.sentinel(w, o))
-            ]
+            plans = lab.paths(
+                [o for o in lab.standing.values() if gets(o, topic)],
+                [w for w in lab.standing.values() if sends(w, topic)],
+            )
             if plans:
                 plan = (topic, *plans[0])
                 break
         if plan is None:
             continue
-        topic, writer, observer, _ = plan
+        topic, writer, observer = plan
         sentinel = lab.listen(writer, observer)
         observer.subscribe(topic)
         payload = unique(f"retained-will-{name}").encode()
@@ -249,9 +252,7 @@ def test_retained_will_needs_write_access(
                 payload,
                 retain=True,
             )
-            token = unique("will-sentinel").encode()
-            writer.send_sentinel(sentinel, token)
-            read_until(observer, token, {payload: topic})
+            sentinel_proof(writer, sentinel, observer, {payload: topic}, "will-sentinel")
             late = lab.actor(observer.user)
             stored = unique("will-store-sentinel").encode()
             writer.client.publish(sentinel, stored, retain=True)
@@ -295,30 +296,18 @@ def test_will_topic_with_wildcards(
         mine = next((t for t in topics if sends(author, t)), None)
         if mine is None:
             continue
-        plans = [
-            (w, o, s)
-            for o in lab.standing.values()
-            if gets(o, mine)
-            for w in lab.standing.values()
-            if (s := lab.sentinel(w, o))
-        ]
+        plans = lab.paths([o for o in lab.standing.values() if gets(o, mine)])
         if not plans:
             continue
-        writer, observer, _ = plans[0]
+        writer, observer = plans[0]
         sentinel = lab.listen(writer, observer)
         prefix = mine.rsplit("/", 1)[0]
         filters = [f"{prefix}/#", "+/" + mine.split("/", 1)[-1], "#"]
         observer.subscribe(mine, *(f for f in filters if f != "#"))
-        wills: dict[bytes, str] = {}
-        for will_topic in filters:
-            payload = unique("wildcard-will").encode()
-            wills[payload] = will_topic
-            will_and_drop(
-                mqtt_raw_client, mqtt_profile, mqtt_version, author, will_topic.encode(), payload
-            )
-        token = unique("will-sentinel").encode()
-        writer.send_sentinel(sentinel, token)
-        read_until(observer, token, wills)
+        wills = drop_wills(
+            mqtt_raw_client, mqtt_profile, mqtt_version, author, filters, "wildcard-will"
+        )
+        sentinel_proof(writer, sentinel, observer, wills, "will-sentinel")
         checked += 1
     if not checked:
         lab.nothing_checked(f"profile {mqtt_profile.name!r}: no observable will topic")
